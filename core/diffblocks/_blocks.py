@@ -1,0 +1,175 @@
+"""The block contract: ModularPipelineBlocks (every block) and PipelineBlock (a leaf)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._access import build_accessors
+from ._params import ComponentSpec, ConfigSpec, InputParam, OutputParam
+from ._state import BlockState, PipelineState
+
+if TYPE_CHECKING:
+    from ._multi import SequentialPipelineBlocks
+    from ._pipeline import ModularPipeline
+
+
+class ModularPipelineBlocks:
+    """A block definition: what it reads, writes and needs, and how it runs.
+
+    Blocks are definitions, not runnable pipelines: ``init_pipeline()`` turns one into a
+    :class:`ModularPipeline`. Subclasses override the declaration properties below.
+    """
+
+    model_name: str | None = None
+
+    @property
+    def description(self) -> str:
+        return ""
+
+    @property
+    def inputs(self) -> list[InputParam]:
+        return []
+
+    @property
+    def intermediate_inputs(self) -> list[InputParam]:
+        return []
+
+    @property
+    def intermediate_outputs(self) -> list[OutputParam]:
+        return []
+
+    @property
+    def expected_components(self) -> list[ComponentSpec]:
+        return []
+
+    @property
+    def expected_configs(self) -> list[ConfigSpec]:
+        return []
+
+    @property
+    def trigger_inputs(self) -> list[str]:
+        return []
+
+    # -- derived views --------------------------------------------------------------------
+    @property
+    def required_inputs(self) -> list[str]:
+        return [p.name for p in self.inputs if p.required and p.name]
+
+    @property
+    def required_intermediate_inputs(self) -> list[str]:
+        return [p.name for p in self.intermediate_inputs if p.required and p.name]
+
+    @property
+    def input_names(self) -> list[str]:
+        """Every value name a caller may pass: inputs then intermediate inputs, no repeats."""
+        names: dict[str, None] = {}
+        for p in [*self.inputs, *self.intermediate_inputs]:
+            if p.name:
+                names.setdefault(p.name)
+        return list(names)
+
+    @property
+    def output_names(self) -> list[str]:
+        return [o.name for o in self.intermediate_outputs]
+
+    @property
+    def component_names(self) -> list[str]:
+        return [c.name for c in self.expected_components]
+
+    def _always_outputs(self) -> frozenset[str]:
+        """Names this block produces whenever it runs (multi-blocks refine this)."""
+        return frozenset(self.output_names)
+
+    # -- state access ---------------------------------------------------------------------
+    def get_block_state(self, state: PipelineState) -> BlockState:
+        get, _ = self._accessors()
+        return get(state)
+
+    def set_block_state(self, state: PipelineState, block_state: BlockState) -> None:
+        _, put = self._accessors()
+        put(state, block_state)
+
+    def _accessors(self) -> tuple[Any, Any]:
+        return build_accessors(
+            type(self).__name__, self.inputs, self.intermediate_inputs, self.intermediate_outputs
+        )
+
+    # -- running --------------------------------------------------------------------------
+    def __call__(self, components: Any, state: PipelineState) -> tuple[Any, PipelineState]:
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement __call__(self, components, state) and return "
+            f"(components, state)"
+        )
+
+    def _simulate(self, present: set[str], path: str, report: Any) -> None:
+        """Walk the blocks that would run given the names in ``present`` (see _plan)."""
+        report.visit(self, path)
+        present.update(self._always_outputs())
+
+    def _execution_items(self, present: set[str], path: str) -> list[tuple[str, ModularPipelineBlocks]]:
+        present.update(self.output_names)
+        return [(path, self)]
+
+    def get_execution_blocks(self, *names: str, **values: Any) -> SequentialPipelineBlocks:
+        """The blocks that would run when ``names`` (and ``values`` that are not None) are given.
+
+        Auto blocks are resolved recursively, outputs of kept blocks count as present for later
+        triggers, and loops stay whole.
+        """
+        from ._multi import SequentialPipelineBlocks
+
+        present = set(names) | {k for k, v in values.items() if v is not None}
+        items = self._execution_items(present, "")
+        flat: dict[str, ModularPipelineBlocks] = {}
+        for path, block in items:
+            key = path.rsplit(".", 1)[-1] or type(block).__name__
+            if key in flat:
+                key = path.replace(".", "_")
+            flat[key] = block
+        return SequentialPipelineBlocks.from_blocks_dict(flat)
+
+    def init_pipeline(
+        self, path: str | None = None, components_manager: Any = None, **kwargs: Any
+    ) -> ModularPipeline:
+        """A runnable pipeline over this block. ``path`` loads components from a local folder."""
+        from ._pipeline import ModularPipeline
+
+        return ModularPipeline(self, path=path, components_manager=components_manager, **kwargs)
+
+    # -- printing -------------------------------------------------------------------------
+    @property
+    def doc(self) -> str:
+        from ._render import render_doc
+
+        return render_doc(self)
+
+    def __repr__(self) -> str:
+        from ._render import render_repr
+
+        return render_repr(self)
+
+
+class PipelineBlock(ModularPipelineBlocks):
+    """A leaf block. Implement ``__call__(components, state)``: typically
+    ``get_block_state`` -> compute -> ``set_block_state``.
+
+    Declarations are read once, on the first state access, and compiled into accessors;
+    a leaf's declarations must not change afterwards.
+    """
+
+    def get_block_state(self, state: PipelineState) -> BlockState:
+        return self._install_accessors()[0](state)
+
+    def set_block_state(self, state: PipelineState, block_state: BlockState) -> None:
+        self._install_accessors()[1](state, block_state)
+
+    def _install_accessors(self) -> tuple[Any, Any]:
+        get, put = self._accessors()
+        # Instance attributes shadow the methods: later calls go straight to the compiled
+        # functions with no bound-method creation.
+        self.get_block_state = get  # type: ignore[method-assign]
+        self.set_block_state = put  # type: ignore[method-assign]
+        return get, put
+
+
+__all__ = ["ModularPipelineBlocks", "PipelineBlock"]

@@ -1,0 +1,138 @@
+"""Error classes. Every error raised for bad input names the block path, the parameter and the fix."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+
+class DiffblocksError(Exception):
+    """Base class of every error diffblocks raises on purpose.
+
+    ``path`` is the dotted location of the block inside the pipeline; multi-blocks prepend
+    their sub-block name while the error travels up, so the message always shows the full path.
+    """
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.path: list[str] = []
+        self.state: Any = None
+        # (loop block, block state) whose finished work the enclosing runner writes back.
+        self._pending_salvage: tuple[Any, Any] | None = None
+
+    @property
+    def block_path(self) -> str:
+        return ".".join(self.path) or "<root>"
+
+    def _prepend(self, name: str) -> None:
+        self.path.insert(0, name)
+
+
+class BlockDefinitionError(DiffblocksError, ValueError):
+    """A block or multi-block is declared wrongly (bad trigger list, colliding sub-block names, ...)."""
+
+
+class MissingInputError(DiffblocksError, ValueError):
+    """One or more required inputs have no value. Raised before the first block runs."""
+
+    def __init__(self, missing: Sequence[tuple[str, str, str]]) -> None:
+        # missing: (block path, block class name, parameter name)
+        super().__init__()
+        self.missing = list(missing)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted({param for _, _, param in self.missing})
+
+    def __str__(self) -> str:
+        prefix = ".".join(self.path)
+        lines = [f"{len(self.missing)} required input(s) missing; no block has run:"]
+        for path, cls, param in self.missing:
+            full = ".".join(p for p in (prefix, path) if p) or "<root>"
+            lines.append(
+                f"  - {param!r} is required by block {full!r} ({cls}): pass {param}=... to the "
+                f"pipeline call, or add a block upstream that produces {param!r}."
+            )
+        return "\n".join(lines)
+
+
+class UnknownInputError(DiffblocksError, TypeError):
+    """A keyword passed to a pipeline call is not an input of any block."""
+
+    def __init__(self, unknown: Sequence[tuple[str, list[str]]], accepted: Sequence[str]) -> None:
+        super().__init__()
+        self.unknown = list(unknown)
+        self.accepted = sorted(accepted)
+
+    def __str__(self) -> str:
+        lines = []
+        for name, close in self.unknown:
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            lines.append(f"{name!r} is not an input of this pipeline.{hint}")
+        lines.append("Accepted inputs: " + (", ".join(self.accepted) or "(none)"))
+        return "\n".join(lines)
+
+
+class MissingOutputError(DiffblocksError, RuntimeError):
+    """A block finished without setting an output it declares."""
+
+    def __init__(self, block_class: str, output: str) -> None:
+        super().__init__()
+        self.block_class = block_class
+        self.output = output
+
+    def __str__(self) -> str:
+        return (
+            f"block {self.block_path!r} ({self.block_class}) declares output {self.output!r} "
+            f"but did not set it: assign block_state.{self.output} before set_block_state(), "
+            f"or remove it from intermediate_outputs."
+        )
+
+
+class MissingComponentError(DiffblocksError, ValueError):
+    """Blocks that will run need components that are not loaded."""
+
+    def __init__(self, missing: Sequence[tuple[str, str, str]]) -> None:
+        super().__init__()
+        self.missing = list(missing)  # (block path, block class, component name)
+
+    def __str__(self) -> str:
+        lines = [f"{len(self.missing)} component(s) not loaded; no block has run:"]
+        for path, cls, comp in self.missing:
+            lines.append(
+                f"  - component {comp!r} is needed by block {path or '<root>'!r} ({cls}): "
+                f"call pipe.update_components({comp}=...) or pipe.load_components(path)."
+            )
+        return "\n".join(lines)
+
+
+class BlockExecutionError(DiffblocksError, RuntimeError):
+    """A block raised. The original exception is chained; ``state`` holds the partial pipeline state."""
+
+    def __init__(self, block_class: str, original: BaseException) -> None:
+        super().__init__()
+        self.block_class = block_class
+        self.original = original
+
+    def __str__(self) -> str:
+        hint = ""
+        if isinstance(self.original, AttributeError) and "BlockState" in str(self.original):
+            hint = (
+                f" The block read a value it did not declare: add "
+                f"InputParam({getattr(self.original, 'name', None)!r}) to its inputs."
+            )
+        return (
+            f"block {self.block_path!r} ({self.block_class}) raised "
+            f"{type(self.original).__name__}: {self.original}.{hint} Values computed before it "
+            f"are kept on this exception's .state."
+        )
+
+
+__all__ = [
+    "BlockDefinitionError",
+    "BlockExecutionError",
+    "DiffblocksError",
+    "MissingComponentError",
+    "MissingInputError",
+    "MissingOutputError",
+    "UnknownInputError",
+]

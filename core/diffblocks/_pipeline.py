@@ -1,0 +1,314 @@
+"""ModularPipeline: blocks plus components plus configs, callable."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from typing import Any, Iterable, Iterator
+
+from ._blocks import ModularPipelineBlocks
+from ._dict import structure_epoch
+from ._errors import (
+    BlockExecutionError,
+    DiffblocksError,
+    MissingComponentError,
+    MissingInputError,
+    UnknownInputError,
+)
+from ._params import ComponentLoadError, ComponentSpec, ConfigSpec
+from ._render import render_doc
+from ._state import PipelineState
+
+
+def did_you_mean(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
+    return difflib.get_close_matches(name, list(choices), n=n, cutoff=0.6)
+
+
+class Components:
+    """Attribute access to a pipeline's components and configs (``components.unet``)."""
+
+    def __init__(self, specs: dict[str, ComponentSpec], configs: dict[str, ConfigSpec]) -> None:
+        object.__setattr__(self, "_specs", specs)
+        object.__setattr__(self, "_config_specs", configs)
+        object.__setattr__(self, "_values", {name: None for name in specs})
+        object.__setattr__(self, "_configs", {n: c.default for n, c in configs.items()})
+
+    def __getattr__(self, name: str) -> Any:
+        values = object.__getattribute__(self, "_values")
+        if name in values:
+            return values[name]
+        configs = object.__getattribute__(self, "_configs")
+        if name in configs:
+            return configs[name]
+        if name.startswith("__"):
+            raise AttributeError(name)
+        known = [*values, *configs]
+        close = did_you_mean(name, known)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise AttributeError(
+            f"no component or config named {name!r}.{hint} Known: {', '.join(known) or '(none)'}"
+        )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self._values:
+            self._values[name] = value
+        elif name in self._configs:
+            self._configs[name] = value
+        else:
+            raise AttributeError(
+                f"no component or config named {name!r}; use pipe.update_components() for "
+                f"known names ({', '.join([*self._values, *self._configs]) or 'none'})"
+            )
+
+    def __getitem__(self, name: str) -> Any:
+        return getattr(self, name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._values or name in self._configs
+
+    def items(self) -> list[tuple[str, Any]]:
+        return list(self._values.items())
+
+    def __repr__(self) -> str:
+        rows = [f"  {n}: {type(v).__name__ if v is not None else 'not loaded'}" for n, v in self._values.items()]
+        rows += [f"  {n} = {v!r}" for n, v in self._configs.items()]
+        return "Components(\n" + "\n".join(rows) + "\n)" if rows else "Components()"
+
+
+class _Report:
+    """Collects, for one simulated run, missing required inputs and the components needed."""
+
+    def __init__(self, present: set[str]) -> None:
+        self.present = present
+        self.missing: list[tuple[str, str, str]] = []
+        self.needs: list[tuple[str, str, str]] = []
+
+    def visit(self, block: ModularPipelineBlocks, path: str) -> None:
+        cls = type(block).__name__
+        for p in [*block.inputs, *block.intermediate_inputs]:
+            if p.required and p.name and p.name not in self.present:
+                self.missing.append((path, cls, p.name))
+        for c in block.expected_components:
+            self.needs.append((path, cls, c.name))
+
+
+class ModularPipeline:
+    """A runnable pipeline: ``pipe(**inputs)`` runs the blocks on a fresh :class:`PipelineState`.
+
+    ``pipe(state=None, output=None, **inputs)``: ``output=None`` returns the state, a name returns
+    that value, a list of names returns a dict.
+    """
+
+    def __init__(
+        self,
+        blocks: ModularPipelineBlocks,
+        path: str | os.PathLike[str] | None = None,
+        components_manager: Any = None,
+        **components: Any,
+    ) -> None:
+        self.blocks = blocks
+        self.components_manager = components_manager
+        specs = {c.name: c for c in blocks.expected_components}
+        configs = {c.name: c for c in blocks.expected_configs}
+        self.components = Components(specs, configs)
+        self._plans: dict[frozenset[str], _Report] = {}
+        self._plan_epoch = -1
+        self._accepted: frozenset[str] = frozenset()
+        for name, spec in specs.items():
+            if spec.default_creation_method == "from_config" and not isinstance(spec.type_hint, (str, type(None))):
+                self.components._values[name] = spec.create()
+        if path is not None:
+            self.load_components(path)
+        if components:
+            self.update_components(**components)
+
+    # -- components -----------------------------------------------------------------------
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.components._configs
+
+    @property
+    def component_names(self) -> list[str]:
+        return list(self.components._values)
+
+    def update_components(self, **kwargs: Any) -> None:
+        """Set components (live objects) or configs by name."""
+        comps = self.components
+        unknown = [k for k in kwargs if k not in comps]
+        if unknown:
+            known = [*comps._values, *comps._configs]
+            hints = [f"{k!r}" + (f" (did you mean {did_you_mean(k, known)[0]!r}?)" if did_you_mean(k, known) else "") for k in unknown]
+            raise ComponentLoadError(
+                f"update_components got unknown name(s) {', '.join(hints)}; this pipeline's "
+                f"components and configs are: {', '.join(known) or '(none)'}"
+            )
+        for name, value in kwargs.items():
+            setattr(comps, name, value)
+            if self.components_manager is not None and name in comps._values and value is not None:
+                self.components_manager.add(name, value)
+
+    def load_components(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        names: Iterable[str] | None = None,
+        *,
+        torch_dtype: Any = None,
+        device: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        """Load components from a local folder in diffusers layout (one subfolder each).
+
+        Without ``names``, every component listed in ``model_index.json`` (or, without one, every
+        ``from_pretrained`` component) is loaded. ``torch_dtype`` and ``device`` apply to models.
+        """
+        specs = self.components._specs
+        wanted = list(names) if names is not None else None
+        if wanted is None:
+            listed = _model_index_names(path) if path is not None else None
+            wanted = [n for n in specs if (n in listed if listed is not None else specs[n].default_creation_method == "from_pretrained")]
+        loaded: dict[str, Any] = {}
+        for name in wanted:
+            if name not in specs:
+                raise ComponentLoadError(
+                    f"load_components: {name!r} is not a component of this pipeline "
+                    f"({', '.join(specs) or 'none'})"
+                )
+            spec = specs[name]
+            opts = dict(kwargs)
+            if spec.subfolder is None and path is not None:
+                opts.setdefault("subfolder", name)
+            if torch_dtype is not None and _is_model_class(spec.type_hint):
+                opts["torch_dtype"] = torch_dtype
+            obj = spec.load(path, **opts)
+            if device is not None and _is_model_class(spec.type_hint):
+                obj = obj.to(device)
+            loaded[name] = obj
+        self.update_components(**loaded)
+
+    def to(self, device: Any) -> ModularPipeline:
+        """Move every loaded model component to ``device``."""
+        for name, value in self.components.items():
+            if value is not None and hasattr(value, "to") and hasattr(value, "parameters"):
+                self.components._values[name] = value.to(device)
+        return self
+
+    # -- running --------------------------------------------------------------------------
+    def _accepted_names(self) -> frozenset[str]:
+        # the pipeline's own inputs, plus nested `inputs` a caller may still override
+        names: set[str] = set(self.blocks.input_names)
+        walk = getattr(self.blocks, "walk", None)
+        if walk is not None:
+            for _, block in walk():
+                names.update(p.name for p in block.inputs if p.name)
+        return frozenset(names)
+
+    def _plan(self, present: frozenset[str]) -> _Report:
+        epoch = structure_epoch()
+        if epoch != self._plan_epoch:
+            self._plans.clear()
+            self._accepted = self._accepted_names()
+            self._plan_epoch = epoch
+        report = self._plans.get(present)
+        if report is None:
+            report = _Report(set(present))
+            self.blocks._simulate(report.present, "", report)
+            self._plans[present] = report
+        return report
+
+    def __call__(self, state: PipelineState | None = None, output: str | list[str] | None = None, **kwargs: Any) -> Any:
+        if output is not None and not isinstance(output, (str, list, tuple)):
+            raise TypeError(f"output must be None, a name or a list of names, not {type(output).__name__}")
+        if state is None:
+            state = PipelineState()
+        if self._plan_epoch != structure_epoch():
+            self._plan(frozenset())
+        accepted = self._accepted
+        unknown = [k for k in kwargs if k not in accepted]
+        if unknown:
+            raise UnknownInputError([(k, did_you_mean(k, accepted)) for k in unknown], accepted)
+        blocks = self.blocks
+        for p in blocks.inputs:
+            name = p.name
+            if name is None:
+                continue
+            value = kwargs.pop(name, None)
+            if value is None:
+                value = p.default
+            if value is not None:
+                state.set_input(name, value, p.kwargs_type)
+        for p in blocks.intermediate_inputs:
+            name = p.name
+            if name is not None and name in kwargs:
+                value = kwargs.pop(name)
+                if value is not None:
+                    state.set_intermediate(name, value, p.kwargs_type)
+        for name, value in kwargs.items():  # nested inputs produced upstream, given anyway
+            if value is not None:
+                state.set_input(name, value)
+        present = frozenset(k for k, v in state._inputs.items() if v is not None) | frozenset(
+            k for k, v in state.intermediates.items() if v is not None
+        )
+        report = self._plan(present)
+        if report.missing:
+            raise MissingInputError(report.missing)
+        values = self.components._values
+        absent = [need for need in report.needs if values.get(need[2]) is None]
+        if absent:
+            raise MissingComponentError(absent)
+        try:
+            blocks(self.components, state)
+        except DiffblocksError as err:
+            if err._pending_salvage is not None:
+                loop, block_state = err._pending_salvage
+                loop._salvage(state, block_state)
+                err._pending_salvage = None
+            err.state = state
+            raise
+        except Exception as exc:
+            err = BlockExecutionError(type(blocks).__name__, exc)
+            err.state = state
+            raise err from exc
+        if output is None:
+            return state
+        if isinstance(output, str):
+            return state.get(output)
+        return {name: state.get(name) for name in output}
+
+    # -- printing -------------------------------------------------------------------------
+    @property
+    def doc(self) -> str:
+        return render_doc(self.blocks)
+
+    def __getattr__(self, name: str) -> Any:
+        # pipe.unet as a shortcut for pipe.components.unet
+        if name.startswith("_") or name in ("blocks", "components"):
+            raise AttributeError(name)
+        return getattr(self.components, name)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(\n  blocks: {type(self.blocks).__name__}\n"
+            + "\n".join(f"  {line}" for line in repr(self.components).splitlines())
+            + "\n)"
+        )
+
+
+def _is_model_class(cls: Any) -> bool:
+    return isinstance(cls, type) and hasattr(cls, "parameters") and hasattr(cls, "to")
+
+
+def _model_index_names(path: str | os.PathLike[str]) -> list[str] | None:
+    import json
+
+    index = os.path.join(path, "model_index.json")
+    if not os.path.isfile(index):
+        return None
+    with open(index, encoding="utf-8") as fh:
+        data = json.load(fh)
+    return [k for k, v in data.items() if not k.startswith("_") and isinstance(v, list)]
+
+
+__all__ = ["Components", "ModularPipeline"]

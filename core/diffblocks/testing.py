@@ -1,0 +1,1 @@
+"""pytest plugin and helpers for block authors (entry point ``pytest11``)."""
