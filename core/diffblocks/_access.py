@@ -122,6 +122,8 @@ def build_accessors(
         put += [f"  if {n} in inter:", f"   v = {read(param.name, n)}", f"   if v is not inter[{n}]: inter[{n}] = v"]
     # Attribute reads sit in one try block: free when all are set; on a missing one the except
     # branch finds which declared output it was and names it.
+    if len(put) == 3:
+        put.append("  pass")
     put += [" except AttributeError:", f"  _missing_output_of(bs, {const(tuple(out_names))})"]
     put.append(" return None")
 
@@ -179,7 +181,7 @@ def build_loop_step(
     lines = [
         f"def loop_step(components, block_state{params}, **_other):",
         f" if _other or {missing}:",
-        "  kw = {k: v for k, v in ((" + ", ".join(f"{n!r}, {n}" for n in names) + ("," if len(names) == 1 else "") + ")) if v is not _MISS}" if names else "  kw = {}",
+        "  kw = {k: v for k, v in (" + "".join(f"({n!r}, {n}), " for n in names) + ") if v is not _MISS}",
         "  return _generic(components, block_state, **kw, **_other)",
         " k = 0",
         " try:",

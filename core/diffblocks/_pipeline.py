@@ -241,10 +241,13 @@ class ModularPipeline:
                 state.set_input(name, value, p.kwargs_type)
         for p in blocks.intermediate_inputs:
             name = p.name
-            if name is not None and name in kwargs:
-                value = kwargs.pop(name)
-                if value is not None:
-                    state.set_intermediate(name, value, p.kwargs_type)
+            if name is None:
+                continue
+            value = kwargs.pop(name, None)
+            if value is None:
+                value = p.default
+            if value is not None:
+                state.set_intermediate(name, value, p.kwargs_type)
         for name, value in kwargs.items():  # nested inputs produced upstream, given anyway
             if value is not None:
                 state.set_input(name, value)

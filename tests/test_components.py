@@ -1,0 +1,96 @@
+"""ComponentSpec / ConfigSpec and a pipeline's components: create, load from folders, update."""
+
+import json
+
+import pytest
+from blockfactory import leaf
+
+from diffblocks import (
+    ComponentLoadError,
+    ComponentSpec,
+    ConfigSpec,
+    InputParam,
+    MissingComponentError,
+    OutputParam,
+    SequentialPipelineBlocks,
+)
+
+diffusers = pytest.importorskip("diffusers")
+
+
+def sched_spec(**kw):
+    return ComponentSpec("scheduler", diffusers.DDIMScheduler, "noise schedule", config={"num_train_timesteps": 100}, **kw)
+
+
+def uses_scheduler(spec):
+    def fn(bs):
+        bs.n = None
+
+    return leaf(
+        "UsesScheduler",
+        inputs=[InputParam("k")],
+        outputs=[OutputParam("n")],
+        fn=lambda bs: setattr(bs, "n", 1),
+        components=[spec],
+    )
+
+
+def test_from_config_component_created_at_init_without_weights():
+    blocks = SequentialPipelineBlocks.from_blocks_dict({"b": uses_scheduler(sched_spec(default_creation_method="from_config"))})
+    pipe = blocks.init_pipeline()
+    assert isinstance(pipe.components.scheduler, diffusers.DDIMScheduler)
+    assert pipe.components.scheduler.config.num_train_timesteps == 100
+    assert pipe.scheduler is pipe.components.scheduler
+
+
+def test_from_pretrained_component_loads_from_a_local_diffusers_folder(tmp_path):
+    diffusers.EulerDiscreteScheduler(num_train_timesteps=77).save_pretrained(tmp_path / "scheduler")
+    (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "X", "scheduler": ["diffusers", "EulerDiscreteScheduler"]}))
+    spec = ComponentSpec("scheduler", diffusers.EulerDiscreteScheduler)
+    pipe = SequentialPipelineBlocks.from_blocks_dict({"b": uses_scheduler(spec)}).init_pipeline()
+    assert pipe.components.scheduler is None
+    pipe.load_components(tmp_path)
+    assert pipe.components.scheduler.config.num_train_timesteps == 77
+    pipe2 = SequentialPipelineBlocks.from_blocks_dict({"b": uses_scheduler(spec)}).init_pipeline(tmp_path)
+    assert pipe2.scheduler.config.num_train_timesteps == 77
+
+
+def test_loading_refuses_non_local_paths():
+    spec = ComponentSpec("scheduler", diffusers.EulerDiscreteScheduler, repo="some-org/some-model")
+    with pytest.raises(ComponentLoadError, match="never downloads"):
+        spec.load()
+
+
+def test_missing_component_named_with_the_block_before_running():
+    spec = ComponentSpec("scheduler", diffusers.EulerDiscreteScheduler)
+    blocks = SequentialPipelineBlocks.from_blocks_dict({"denoise": uses_scheduler(spec)})
+    pipe = blocks.init_pipeline()
+    with pytest.raises(MissingComponentError) as info:
+        pipe(k=1)
+    assert "'scheduler'" in str(info.value) and "'denoise'" in str(info.value)
+    pipe.update_components(scheduler=diffusers.EulerDiscreteScheduler())
+    assert pipe(k=1, output="n") == 1
+
+
+def test_update_components_rejects_unknown_names_with_suggestion():
+    pipe = SequentialPipelineBlocks.from_blocks_dict({"b": uses_scheduler(sched_spec())}).init_pipeline()
+    with pytest.raises(ComponentLoadError, match="did you mean 'scheduler'"):
+        pipe.update_components(schedular=1)
+    with pytest.raises(AttributeError, match="Did you mean 'scheduler'"):
+        pipe.components.schedulr
+
+
+def test_configs_have_defaults_and_update():
+    block = leaf("Cfg")
+    type(block).expected_configs = property(lambda self: [ConfigSpec("requires_safety", False, "x")])
+    pipe = SequentialPipelineBlocks.from_blocks_dict({"c": block}).init_pipeline()
+    assert pipe.config == {"requires_safety": False}
+    assert pipe.components.requires_safety is False
+    pipe.update_components(requires_safety=True)
+    assert pipe.config["requires_safety"] is True
+
+
+def test_component_spec_path_alias_and_bad_method():
+    assert ComponentSpec("a", path="/x").repo == "/x"
+    with pytest.raises(ComponentLoadError):
+        ComponentSpec("a", default_creation_method="download")

@@ -1,0 +1,117 @@
+"""ModularPipeline: calling, outputs, validation before running, errors that keep work."""
+
+import pytest
+from blockfactory import adder, leaf
+
+from diffblocks import (
+    BlockExecutionError,
+    InputParam,
+    MissingInputError,
+    MissingOutputError,
+    OutputParam,
+    PipelineState,
+    SequentialPipelineBlocks,
+    UnknownInputError,
+)
+
+
+def chain():
+    prep = leaf("Prep", inputs=[InputParam("prompt", str, required=True), InputParam("steps", int, default=4)],
+                outputs=[OutputParam("n")], fn=lambda bs: setattr(bs, "n", bs.steps))
+    work = leaf("Work", intermediate_inputs=[InputParam("n", required=True), InputParam("seed", required=True)],
+                outputs=[OutputParam("result")], fn=lambda bs: setattr(bs, "result", bs.n * 10 + bs.seed))
+    return SequentialPipelineBlocks.from_blocks_dict({"prep": prep, "work": work})
+
+
+def test_output_none_name_list_and_bad_type():
+    pipe = chain().init_pipeline()
+    state = pipe(prompt="p", seed=1)
+    assert isinstance(state, PipelineState) and state.get("result") == 41
+    assert pipe(prompt="p", seed=1, output="result") == 41
+    assert pipe(prompt="p", seed=1, output=["result", "prompt"]) == {"result": 41, "prompt": "p"}
+    with pytest.raises(TypeError, match="output must be"):
+        pipe(prompt="p", seed=1, output=3)
+
+
+def test_defaults_apply_to_inputs_not_given():
+    pipe = chain().init_pipeline()
+    assert pipe(prompt="p", seed=0, output="result") == 40
+    assert pipe(prompt="p", seed=0, steps=2, output="result") == 20
+
+
+def test_caller_value_for_unproduced_intermediate_goes_to_intermediates():
+    state = chain().init_pipeline()(prompt="p", seed=5)
+    assert state.intermediates["seed"] == 5 and "seed" not in state.inputs
+
+
+def test_unknown_keyword_suggests_the_close_name():
+    with pytest.raises(UnknownInputError) as info:
+        chain().init_pipeline()(prompt="p", seed=1, stpes=3)
+    text = str(info.value)
+    assert "'stpes'" in text and "Did you mean 'steps'" in text and "Accepted inputs:" in text
+
+
+def test_all_missing_required_inputs_reported_before_anything_runs():
+    ran = []
+    first = leaf("First", fn=lambda bs: ran.append(1))
+    blocks = chain()
+    blocks.sub_blocks.insert("first", first, 0)
+    with pytest.raises(MissingInputError) as info:
+        blocks.init_pipeline()()
+    err = info.value
+    assert ran == []
+    assert sorted(err.missing) == [("prep", "Prep", "prompt"), ("work", "Work", "seed")]
+    text = str(err)
+    assert "'prompt' is required by block 'prep' (Prep)" in text and "pass seed=..." in text
+
+
+def test_missing_input_path_is_nested():
+    inner = SequentialPipelineBlocks.from_blocks_dict({"unet": leaf("Unet", inputs=[InputParam("latents", required=True)])})
+    outer = SequentialPipelineBlocks.from_blocks_dict({"denoise": inner})
+    with pytest.raises(MissingInputError, match="'denoise.unet'"):
+        outer.init_pipeline()()
+
+
+def test_declared_output_not_set_is_an_error_naming_block_and_output():
+    lazy = leaf("Lazy", outputs=[OutputParam("latents")])
+    blocks = SequentialPipelineBlocks.from_blocks_dict({"ok": adder(), "lazy": lazy})
+    with pytest.raises(MissingOutputError) as info:
+        blocks.init_pipeline()(x=1)
+    assert info.value.block_path == "lazy" and "'latents'" in str(info.value)
+    assert info.value.state.intermediates["x"] == 2
+
+
+def test_raising_block_wrapped_with_path_class_cause_and_partial_state():
+    def explode(bs):
+        raise RuntimeError("CUDA out of memory")
+
+    boom = leaf("Boom", fn=explode)
+    inner = SequentialPipelineBlocks.from_blocks_dict({"boom": boom})
+    blocks = SequentialPipelineBlocks.from_blocks_dict({"add": adder(), "decode": inner})
+    with pytest.raises(BlockExecutionError) as info:
+        blocks.init_pipeline()(x=1)
+    err = info.value
+    assert err.block_path == "decode.boom" and err.block_class == "Boom"
+    assert isinstance(err.__cause__, RuntimeError)
+    assert "'decode.boom' (Boom)" in str(err) and "CUDA out of memory" in str(err)
+    assert err.state.intermediates["x"] == 2
+
+
+def test_undeclared_read_error_gives_a_hint():
+    sneaky = leaf("Sneaky", fn=lambda bs: bs.not_declared)
+    with pytest.raises(BlockExecutionError, match="InputParam\\('not_declared'\\)"):
+        SequentialPipelineBlocks.from_blocks_dict({"s": sneaky}).init_pipeline()()
+
+
+def test_given_state_is_reused():
+    pipe = chain().init_pipeline()
+    state = PipelineState()
+    state.set_input("prompt", "p")
+    out = pipe(state=state, seed=2)
+    assert out is state and state.get("result") == 42
+
+
+def test_pipeline_doc_and_repr():
+    pipe = chain().init_pipeline()
+    assert pipe.doc == pipe.blocks.doc
+    assert "ModularPipeline(" in repr(pipe)
