@@ -8,23 +8,54 @@ from ._dict import InsertableDict
 from ._errors import (
     BlockDefinitionError,
     BlockExecutionError,
+    BlockImportError,
+    BlockNotFoundError,
     DiffblocksError,
     MissingComponentError,
     MissingInputError,
     MissingOutputError,
+    NameConflictError,
+    PluginError,
     UnknownInputError,
 )
+from ._family import ModelFamily
 from ._multi import AutoPipelineBlocks, LoopSequentialPipelineBlocks, SequentialPipelineBlocks
 from ._params import ComponentLoadError, ComponentSpec, ConfigSpec, InputParam, OutputParam
 from ._pipeline import Components, ModularPipeline
+from ._registry import (
+    BlockEntry,
+    Registry,
+    RegistryProxy,
+    get_block,
+    get_family,
+    list_blocks,
+    list_families,
+    list_plugins,
+    use_registry,
+)
 from ._state import BlockState, PipelineState
 
 __version__ = "0.1.0"
 
+#: The registry in use (installed plugins, plus run-time registrations); see ``use_registry``.
+registry = RegistryProxy()
+
+
+def __getattr__(name: str) -> object:
+    # pluggy is imported only when a plugin asks for its markers, keeping `import diffblocks` light
+    if name in ("hookimpl", "hookspec"):
+        from . import _hookspecs
+
+        return getattr(_hookspecs, name)
+    raise AttributeError(f"module 'diffblocks' has no attribute {name!r}")
+
 __all__ = [
     "AutoPipelineBlocks",
     "BlockDefinitionError",
+    "BlockEntry",
     "BlockExecutionError",
+    "BlockImportError",
+    "BlockNotFoundError",
     "BlockState",
     "ComponentLoadError",
     "ComponentSpec",
@@ -38,12 +69,25 @@ __all__ = [
     "MissingComponentError",
     "MissingInputError",
     "MissingOutputError",
+    "ModelFamily",
     "ModularPipeline",
     "ModularPipelineBlocks",
+    "NameConflictError",
     "OutputParam",
     "PipelineBlock",
+    "PluginError",
     "PipelineState",
+    "Registry",
     "SequentialPipelineBlocks",
     "UnknownInputError",
     "__version__",
+    "get_block",
+    "get_family",
+    "hookimpl",
+    "hookspec",
+    "list_blocks",
+    "list_families",
+    "list_plugins",
+    "registry",
+    "use_registry",
 ]

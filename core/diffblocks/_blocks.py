@@ -133,8 +133,13 @@ class ModularPipelineBlocks:
     ) -> ModularPipeline:
         """A runnable pipeline over this block. ``path`` loads components from a local folder."""
         from ._pipeline import ModularPipeline
+        from ._registry import get_registry
 
-        return ModularPipeline(self, path=path, components_manager=components_manager, **kwargs)
+        cls: Any = ModularPipeline
+        family = get_registry().find_family(self.model_name) if self.model_name else None
+        if family is not None:
+            cls = family.resolve_pipeline_class()
+        return cls(self, path=path, components_manager=components_manager, **kwargs)
 
     # -- printing -------------------------------------------------------------------------
     @property

@@ -128,6 +128,10 @@ class BlockExecutionError(DiffblocksError, RuntimeError):
 
 
 __all__ = [
+    "BlockImportError",
+    "BlockNotFoundError",
+    "NameConflictError",
+    "PluginError",
     "BlockDefinitionError",
     "BlockExecutionError",
     "DiffblocksError",
@@ -136,3 +140,55 @@ __all__ = [
     "MissingOutputError",
     "UnknownInputError",
 ]
+
+
+class PluginError(DiffblocksError):
+    """A plugin could not be loaded (raised only in strict mode; otherwise recorded)."""
+
+
+class BlockNotFoundError(DiffblocksError, KeyError):
+    """No block is registered under a name. The message lists close names and what exists."""
+
+    def __init__(self, name: str, close: Sequence[str], known: Sequence[str], provider: str | None = None) -> None:
+        super().__init__(name)
+        self.name, self.close, self.known, self.provider = name, list(close), sorted(known), provider
+
+    def __str__(self) -> str:
+        parts = [f"no block named {self.name!r} is registered."]
+        if self.provider:
+            parts.append(f"It is provided by {self.provider}, which is not loaded: install it or enable it.")
+        if self.close:
+            parts.append("Did you mean " + ", ".join(repr(c) for c in self.close) + "?")
+        shown = ", ".join(self.known[:30]) + (" ..." if len(self.known) > 30 else "")
+        parts.append(f"Registered blocks: {shown or '(none)'}. Run `diffblocks blocks list` to see all.")
+        return " ".join(parts)
+
+
+class NameConflictError(DiffblocksError, LookupError):
+    """Two distributions claim one block name and neither claim is an override."""
+
+    def __init__(self, name: str, claimants: Sequence[str]) -> None:
+        super().__init__(name)
+        self.name, self.claimants = name, list(claimants)
+
+    def __str__(self) -> str:
+        return (
+            f"block name {self.name!r} is claimed by {len(self.claimants)} distributions: "
+            f"{', '.join(self.claimants)}. Uninstall or disable one (DIFFBLOCKS_PLUGINS=-name), or "
+            f"have exactly one register it with override=True."
+        )
+
+
+class BlockImportError(DiffblocksError, ImportError):
+    """The target behind a lazily registered block could not be imported."""
+
+    def __init__(self, name: str, target: str, distribution: str | None, original: BaseException) -> None:
+        super().__init__(name)
+        self.name, self.target, self.distribution, self.original = name, target, distribution, original
+
+    def __str__(self) -> str:
+        return (
+            f"block {self.name!r} ({self.target}, from {self.distribution or 'runtime registration'}) "
+            f"could not be loaded: {type(self.original).__name__}: {self.original}. Other blocks are "
+            f"unaffected; check that plugin's installation."
+        )

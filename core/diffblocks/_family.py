@@ -1,0 +1,45 @@
+"""Model families: a named set of components, configs, workflows and a pipeline class."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._params import ComponentSpec, ConfigSpec
+
+
+@dataclass
+class ModelFamily:
+    """What a model family contributes.
+
+    ``workflows`` maps a workflow name to a registered block name (``{"text2img": "sd.text2img"}``);
+    ``pipeline_class`` (a ModularPipeline subclass, or ``"module:attr"`` imported on first use) is
+    used when a block of this family becomes a pipeline.
+    """
+
+    name: str
+    description: str = ""
+    components: list[ComponentSpec] = field(default_factory=list)
+    configs: list[ConfigSpec] = field(default_factory=list)
+    workflows: dict[str, str] = field(default_factory=dict)
+    pipeline_class: Any = None
+    distribution: str | None = None
+    version: str | None = None
+
+    def resolve_pipeline_class(self) -> Any:
+        cls = self.pipeline_class
+        if isinstance(cls, str):
+            module, _, attr = cls.partition(":")
+            obj: Any = importlib.import_module(module)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+            self.pipeline_class = cls = obj
+        if cls is None:
+            from ._pipeline import ModularPipeline
+
+            return ModularPipeline
+        return cls
+
+    def component_spec(self, name: str) -> ComponentSpec | None:
+        return next((c for c in self.components if c.name == name), None)

@@ -1,0 +1,1 @@
+"""diffblocks-example: a small plugin showing both kinds of entry points."""
