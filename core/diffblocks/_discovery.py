@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -84,8 +85,41 @@ def _name_version(dist: Any) -> tuple[str, str | None]:
     return normalize(meta["Name"] or "unknown"), meta["Version"]
 
 
-def _requirement(dist: Any) -> str | None:
-    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+def _read_metadata(dist: Any) -> str:
+    path = getattr(dist, "_path", None)
+    if path is not None:
+        # a plain open: pathlib joins cost more than the read with hundreds of plugins
+        for name in ("METADATA", "PKG-INFO"):
+            try:
+                with open(os.path.join(os.fspath(path), name), encoding="utf-8") as fh:
+                    return fh.read()
+            except OSError:
+                continue
+    return dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+
+
+# (folder, folder mtime) -> {dist-info name: requirement}. Installing or removing a distribution
+# changes its folder's mtime, which is the same invalidation importlib.metadata's own path cache uses.
+_REQUIREMENTS: dict[tuple[str, int], dict[str, str | None]] = {}
+
+
+def _requirement(dist: Any, mtimes: dict[str, int]) -> str | None:
+    path = getattr(dist, "_path", None)
+    if path is None:
+        return _parse_requirement(_read_metadata(dist))
+    folder = os.fspath(path.parent)
+    if folder not in mtimes:
+        try:
+            mtimes[folder] = os.stat(folder).st_mtime_ns
+        except OSError:
+            mtimes[folder] = -1
+    known = _REQUIREMENTS.setdefault((folder, mtimes[folder]), {})
+    if path.name not in known:
+        known[path.name] = _parse_requirement(_read_metadata(dist))
+    return known[path.name]
+
+
+def _parse_requirement(text: str) -> str | None:
     for match in _REQUIRES.finditer(text):
         spec = match.group(1).strip()
         if "extra" in spec.split(";", 1)[-1] and ";" in spec:
@@ -102,6 +136,7 @@ def scan() -> list[PluginInfo]:
         from importlib.metadata import entry_points  # type: ignore[assignment]
 
     found: dict[str, PluginInfo] = {}
+    mtimes: dict[str, int] = {}
     eps = entry_points()
     for group in (HOOK_GROUP, BLOCK_GROUP):
         for ep in eps.select(group=group):
@@ -110,7 +145,7 @@ def scan() -> list[PluginInfo]:
             info = found.get(dist_name)
             if info is None:
                 info = found[dist_name] = PluginInfo(dist_name, dist_name, version)
-                info.requirement = _requirement(dist) if dist is not None else None
+                info.requirement = _requirement(dist, mtimes) if dist is not None else None
             if group == HOOK_GROUP:
                 info.hooks.append((ep.name, ep.value))
                 if len(info.hooks) == 1:
@@ -124,12 +159,18 @@ def incompatibility(info: PluginInfo, version: str) -> str | None:
     """Why ``info`` cannot run with diffblocks ``version``, or None."""
     if not info.requirement or info.requirement.strip() == "diffblocks":
         return None
+    return _incompatibility(info.requirement, version)
+
+
+@functools.lru_cache(maxsize=256)
+def _incompatibility(requirement: str, version: str) -> str | None:
+    # plugins mostly share a handful of requirement strings: parse each once
     from packaging.requirements import InvalidRequirement, Requirement
 
     try:
-        req = Requirement(info.requirement)
+        req = Requirement(requirement)
     except InvalidRequirement as exc:
-        return f"unreadable requirement {info.requirement!r}: {exc}"
+        return f"unreadable requirement {requirement!r}: {exc}"
     if req.specifier and not req.specifier.contains(version, prereleases=True):
-        return f"requires {info.requirement} but diffblocks {version} is installed"
+        return f"requires {requirement} but diffblocks {version} is installed"
     return None

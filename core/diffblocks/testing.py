@@ -21,7 +21,7 @@ from ._discovery import ENV_STRICT
 from ._params import ComponentSpec, ConfigSpec, InputParam, OutputParam
 from ._registry import NAME_RE, Registry, get_registry, use_registry
 
-__all__ = ["BlockContractError", "check_block", "diffblocks_registry", "registered_plugin"]
+__all__ = ["BlockContractError", "check_block", "diffblocks_registry", "registered_plugin", "write_distribution"]
 
 
 class BlockContractError(AssertionError):
@@ -113,3 +113,39 @@ def check_block(
     if problems:
         raise BlockContractError(f"block {label} breaks the block contract:\n  - " + "\n  - ".join(problems))
     return block
+
+
+def write_distribution(
+    folder: Any,
+    name: str,
+    version: str = "1.0",
+    *,
+    hooks: dict[str, str] | None = None,
+    blocks: dict[str, str] | None = None,
+    requires: str | None = None,
+    files: dict[str, str] | None = None,
+) -> None:
+    """Write an installed-looking distribution (a ``.dist-info`` folder and its modules) into
+    ``folder``, for tests and benchmarks of discovery. Put ``folder`` on ``sys.path`` to use it.
+
+    ``hooks`` and ``blocks`` are entry points of the ``diffblocks`` and ``diffblocks.blocks``
+    groups; ``files`` maps relative paths (``"pkg/__init__.py"``) to source text.
+    """
+    from pathlib import Path
+
+    root = Path(folder)
+    info = root / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    if requires:
+        meta.append(f"Requires-Dist: {requires}")
+    (info / "METADATA").write_text("\n".join(meta) + "\n")
+    sections = []
+    for group, entries in (("diffblocks", hooks), ("diffblocks.blocks", blocks)):
+        if entries:
+            sections.append(f"[{group}]\n" + "\n".join(f"{k} = {v}" for k, v in entries.items()))
+    (info / "entry_points.txt").write_text("\n\n".join(sections) + "\n")
+    for rel, text in (files or {}).items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)

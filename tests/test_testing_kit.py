@@ -1,0 +1,65 @@
+"""The test kit: isolated registry fixture, registered_plugin, check_block."""
+
+import types
+
+import pytest
+from blockfactory import leaf
+
+import diffblocks
+from diffblocks import InputParam, OutputParam, hookimpl
+from diffblocks.testing import BlockContractError, check_block, registered_plugin
+
+pytest_plugins = []  # the kit is loaded through its pytest11 entry point
+
+
+def make_plugin():
+    mod = types.ModuleType("kit_plugin")
+
+    @hookimpl
+    def register_blocks(registry):
+        registry.register("kit.block", leaf("KitBlock", outputs=[OutputParam("y")], fn=lambda bs: setattr(bs, "y", 7)))
+
+    mod.register_blocks = register_blocks
+    return mod
+
+
+def test_fixture_gives_an_empty_strict_registry(diffblocks_registry):
+    import os
+
+    assert diffblocks.list_blocks() == []
+    assert os.environ["DIFFBLOCKS_STRICT_PLUGINS"] == "1"
+
+
+def test_registered_plugin_is_removed_afterwards(diffblocks_registry):
+    with registered_plugin(make_plugin(), name="kit-plugin") as info:
+        assert info.status == "loaded"
+        assert diffblocks.get_block("kit.block").init_pipeline()(output="y") == 7
+    assert diffblocks.list_blocks() == []
+
+
+def test_failing_plugin_raises_in_the_kit(diffblocks_registry):
+    mod = types.ModuleType("broken")
+
+    @hookimpl
+    def register_blocks(registry):
+        raise RuntimeError("nope")
+
+    mod.register_blocks = register_blocks
+    with pytest.raises(diffblocks.PluginError, match="nope"):
+        with registered_plugin(mod, name="broken"):
+            pass
+
+
+def test_check_block_reports_every_problem():
+    bad = leaf("Bad", inputs=[InputParam("a"), InputParam("a"), "oops"], outputs=[OutputParam("y")])
+    with pytest.raises(BlockContractError) as info:
+        check_block(bad, name="NotNamespaced")
+    text = str(info.value)
+    assert "'NotNamespaced'" in text and "more than once" in text and "not a InputParam" in text
+
+
+def test_check_block_runs_sample_inputs_and_checks_outputs():
+    ok = leaf("Ok", inputs=[InputParam("a", required=True)], outputs=[OutputParam("y")], fn=lambda bs: setattr(bs, "y", bs.a))
+    assert check_block(ok, sample_inputs={"a": 1}, name="t.ok") is not None
+    with pytest.raises(BlockContractError, match="required"):
+        check_block(ok, sample_inputs={})
