@@ -94,3 +94,28 @@ def test_component_spec_path_alias_and_bad_method():
     assert ComponentSpec("a", path="/x").repo == "/x"
     with pytest.raises(ComponentLoadError):
         ComponentSpec("a", default_creation_method="download")
+
+
+def test_component_loader_hook_replaces_from_pretrained(tmp_path):
+    import types
+
+    from diffblocks import Registry, hookimpl, use_registry
+
+    class Vocabulary:
+        pass
+
+    (tmp_path / "vocab").mkdir()
+    (tmp_path / "vocab" / "words.txt").write_text("a b c")
+    plugin = types.ModuleType("loader_plugin")
+
+    @hookimpl
+    def register_component_loaders(registry):
+        registry.register("Vocabulary", lambda spec, path, **kw: (tmp_path / kw["subfolder"] / "words.txt").read_text().split())
+
+    plugin.register_component_loaders = register_component_loaders
+    block = leaf("Tok", components=[ComponentSpec("vocab", Vocabulary)])
+    with use_registry(Registry(autoload=False)) as registry:
+        registry.add_plugin(plugin, name="loader-plugin")
+        pipe = SequentialPipelineBlocks.from_blocks_dict({"tok": block}).init_pipeline()
+        pipe.load_components(tmp_path, names=["vocab"])
+    assert pipe.components.vocab == ["a", "b", "c"]

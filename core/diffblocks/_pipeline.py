@@ -182,7 +182,8 @@ class ModularPipeline:
                 opts.setdefault("subfolder", name)
             if torch_dtype is not None and _is_model_class(spec.type_hint):
                 opts["torch_dtype"] = torch_dtype
-            obj = spec.load(path, **opts)
+            loader = _plugin_loader(spec)
+            obj = loader(spec, path, **opts) if loader is not None else spec.load(path, **opts)
             if device is not None and _is_model_class(spec.type_hint):
                 obj = obj.to(device)
             loaded[name] = obj
@@ -297,6 +298,15 @@ class ModularPipeline:
             + "\n".join(f"  {line}" for line in repr(self.components).splitlines())
             + "\n)"
         )
+
+
+def _plugin_loader(spec: ComponentSpec) -> Any:
+    """A loader contributed through the ``register_component_loaders`` hook, if any."""
+    from ._registry import get_registry
+
+    hint = spec.type_hint
+    type_name = hint if isinstance(hint, str) else getattr(hint, "__name__", None)
+    return get_registry().component_loader(type_name) if type_name else None
 
 
 def _is_model_class(cls: Any) -> bool:
