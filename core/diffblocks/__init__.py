@@ -5,17 +5,20 @@ from __future__ import annotations
 from ._aggregate import DefaultConflictWarning
 from ._blocks import ModularPipelineBlocks, PipelineBlock
 from ._dict import InsertableDict
+from ._compose import compose
 from ._errors import (
     BlockDefinitionError,
     BlockExecutionError,
     BlockImportError,
     BlockNotFoundError,
+    CompositionError,
     DiffblocksError,
     MissingComponentError,
     MissingInputError,
     MissingOutputError,
     NameConflictError,
     PluginError,
+    Problem,
     UnknownInputError,
 )
 from ._family import ModelFamily
@@ -33,7 +36,9 @@ from ._registry import (
     list_plugins,
     use_registry,
 )
+from ._specfile import load_spec, save_spec, spec_dict
 from ._state import BlockState, PipelineState
+from ._validate import ValidationReport
 
 __version__ = "0.1.0"
 
@@ -60,6 +65,7 @@ __all__ = [
     "ComponentLoadError",
     "ComponentSpec",
     "Components",
+    "CompositionError",
     "ConfigSpec",
     "DefaultConflictWarning",
     "DiffblocksError",
@@ -76,11 +82,14 @@ __all__ = [
     "OutputParam",
     "PipelineBlock",
     "PluginError",
+    "Problem",
     "PipelineState",
     "Registry",
     "SequentialPipelineBlocks",
     "UnknownInputError",
+    "ValidationReport",
     "__version__",
+    "compose",
     "get_block",
     "get_family",
     "hookimpl",
@@ -88,6 +97,9 @@ __all__ = [
     "list_blocks",
     "list_families",
     "list_plugins",
+    "load_spec",
     "registry",
+    "save_spec",
+    "spec_dict",
     "use_registry",
 ]

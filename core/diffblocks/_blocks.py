@@ -128,6 +128,16 @@ class ModularPipelineBlocks:
             flat[key] = block
         return SequentialPipelineBlocks.from_blocks_dict(flat)
 
+    def validate(self) -> Any:
+        """Check the data flow statically; raise CompositionError listing every problem.
+
+        Returns a report of the inputs the pipeline asks from its caller (a required input that
+        nothing provides is a pipeline input, not a problem).
+        """
+        from ._validate import validate
+
+        return validate(self)
+
     def init_pipeline(
         self, path: str | None = None, components_manager: Any = None, **kwargs: Any
     ) -> ModularPipeline:
@@ -139,6 +149,7 @@ class ModularPipelineBlocks:
         family = get_registry().find_family(self.model_name) if self.model_name else None
         if family is not None:
             cls = family.resolve_pipeline_class()
+            kwargs.setdefault("family", family)
         return cls(self, path=path, components_manager=components_manager, **kwargs)
 
     # -- printing -------------------------------------------------------------------------

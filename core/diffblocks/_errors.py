@@ -128,6 +128,8 @@ class BlockExecutionError(DiffblocksError, RuntimeError):
 
 
 __all__ = [
+    "CompositionError",
+    "Problem",
     "BlockImportError",
     "BlockNotFoundError",
     "NameConflictError",
@@ -192,3 +194,38 @@ class BlockImportError(DiffblocksError, ImportError):
             f"could not be loaded: {type(self.original).__name__}: {self.original}. Other blocks are "
             f"unaffected; check that plugin's installation."
         )
+
+
+class Problem:
+    """One composition problem: a stable code, where (block path and parameter), and the fix."""
+
+    __slots__ = ("code", "path", "param", "message")
+
+    def __init__(self, code: str, path: str, param: str | None, message: str) -> None:
+        self.code, self.path, self.param, self.message = code, path, param, message
+
+    def __repr__(self) -> str:
+        return f"Problem({self.code!r}, {self.path!r}, {self.param!r})"
+
+    def __str__(self) -> str:
+        where = self.path or "<pipeline>"
+        if self.param:
+            where += f" [{self.param}]"
+        return f"{self.code}: {where}: {self.message}"
+
+
+class CompositionError(DiffblocksError, ValueError):
+    """Everything wrong with a composed pipeline or spec file, reported together."""
+
+    def __init__(self, problems: Sequence[Problem], source: str | None = None) -> None:
+        super().__init__()
+        self.problems = list(problems)
+        self.source = source
+
+    @property
+    def codes(self) -> list[str]:
+        return [p.code for p in self.problems]
+
+    def __str__(self) -> str:
+        head = f"{len(self.problems)} problem(s) in {self.source or 'the composed pipeline'}:"
+        return "\n".join([head, *(f"  - {p}" for p in self.problems)])

@@ -107,12 +107,20 @@ class ModularPipeline:
         blocks: ModularPipelineBlocks,
         path: str | os.PathLike[str] | None = None,
         components_manager: Any = None,
+        family: Any = None,
         **components: Any,
     ) -> None:
         self.blocks = blocks
+        self.family = family
         self.components_manager = components_manager
         specs = {c.name: c for c in blocks.expected_components}
         configs = {c.name: c for c in blocks.expected_configs}
+        if family is not None:
+            # the family's specs carry the default loading specs (where weights live)
+            specs.update({c.name: c for c in family.components})
+            configs.update({c.name: c for c in family.configs if c.name not in configs})
+        #: values used for inputs the caller does not pass (from a spec file's [inputs])
+        self.default_inputs: dict[str, Any] = dict(blocks.__dict__.get("_spec_inputs", {}))
         self.components = Components(specs, configs)
         self._plans: dict[frozenset[str], _Report] = {}
         self._plan_epoch = -1
@@ -122,8 +130,37 @@ class ModularPipeline:
                 self.components._values[name] = spec.create()
         if path is not None:
             self.load_components(path)
+        for name, how in blocks.__dict__.get("_spec_components", {}).items():
+            self._load_from_spec_file(name, how)
         if components:
             self.update_components(**components)
+
+    def _load_from_spec_file(self, name: str, how: dict[str, Any]) -> None:
+        spec = self.components._specs.get(name)
+        if spec is None:
+            raise ComponentLoadError(
+                f"the spec file configures component {name!r}, which no block of this pipeline "
+                f"uses ({', '.join(self.components._specs) or 'none'}); remove [components.{name}]"
+            )
+        opts: dict[str, Any] = {"subfolder": how.get("subfolder"), "variant": how.get("variant")}
+        dtype = how.get("dtype")
+        if dtype is not None and _is_model_class(spec.type_hint):
+            import torch
+
+            opts["torch_dtype"] = getattr(torch, dtype)
+        loader = _plugin_loader(spec)
+        path = how.get("path")
+        opts = {k: v for k, v in opts.items() if v is not None}
+        self.components._values[name] = loader(spec, path, **opts) if loader is not None else spec.load(path, **opts)
+
+    def load_default_components(self, **kwargs: Any) -> None:
+        """Load every component that is still empty and whose spec says where it lives."""
+        names = [n for n, spec in self.components._specs.items() if self.components._values.get(n) is None and spec.repo is not None]
+        for name in names:
+            spec = self.components._specs[name]
+            loader = _plugin_loader(spec)
+            obj = loader(spec, spec.repo, **kwargs) if loader is not None else spec.load(**kwargs)
+            self.components._values[name] = obj
 
     # -- components -----------------------------------------------------------------------
     @property
@@ -227,6 +264,8 @@ class ModularPipeline:
         if self._plan_epoch != structure_epoch():
             self._plan(frozenset())
         accepted = self._accepted
+        if self.default_inputs:
+            kwargs = {**self.default_inputs, **kwargs}
         unknown = [k for k in kwargs if k not in accepted]
         if unknown:
             raise UnknownInputError([(k, did_you_mean(k, accepted)) for k in unknown], accepted)
