@@ -167,7 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DiffblocksError, ValueError, KeyError, FileNotFoundError, TypeError) as exc:
         if args.debug:
             raise
-        message = exc.args[0] if type(exc) is KeyError and exc.args else exc  # KeyError quotes its text
+        message = str(exc.args[0] if type(exc) is KeyError and exc.args else exc)  # KeyError quotes its text
+        from ._errors import MissingInputError
+
+        if isinstance(exc, MissingInputError):
+            message += "\nOn the command line, give inputs as --set name=value."
         print(f"diffblocks: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
