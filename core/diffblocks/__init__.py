@@ -24,7 +24,9 @@ from ._errors import (
 from ._family import ModelFamily
 from ._multi import AutoPipelineBlocks, LoopSequentialPipelineBlocks, SequentialPipelineBlocks
 from ._params import ComponentLoadError, ComponentSpec, ConfigSpec, InputParam, OutputParam
+from ._manager import ComponentsManager
 from ._pipeline import Components, ModularPipeline
+from ._progress import progress_bar
 from ._registry import (
     BlockEntry,
     Registry,
@@ -65,6 +67,7 @@ __all__ = [
     "ComponentLoadError",
     "ComponentSpec",
     "Components",
+    "ComponentsManager",
     "CompositionError",
     "ConfigSpec",
     "DefaultConflictWarning",
@@ -98,6 +101,7 @@ __all__ = [
     "list_families",
     "list_plugins",
     "load_spec",
+    "progress_bar",
     "registry",
     "save_spec",
     "spec_dict",

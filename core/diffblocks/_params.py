@@ -140,11 +140,28 @@ class ComponentSpec:
 
     def _resolved_type(self) -> Any:
         cls = self.type_hint
+        if isinstance(cls, str) and ":" in cls:
+            # "package.module:Class": imported on first use so declaring a spec stays cheap
+            import importlib
+
+            module, _, attr = cls.partition(":")
+            try:
+                cls = getattr(importlib.import_module(module), attr)
+            except (ImportError, AttributeError) as exc:
+                raise ComponentLoadError(f"component {self.name!r}: cannot import {self.type_hint!r}: {exc}") from exc
         if cls is None or isinstance(cls, str):
             raise ComponentLoadError(
-                f"component {self.name!r} has no importable type_hint ({cls!r}); give the class"
+                f"component {self.name!r} has no importable type_hint ({cls!r}); give the class or 'module:Class'"
             )
         return cls
+
+    @property
+    def type_name(self) -> str | None:
+        """The class name of the type hint, without importing it."""
+        hint = self.type_hint
+        if isinstance(hint, str):
+            return hint.rpartition(":")[2] or None
+        return getattr(hint, "__name__", None)
 
 
 def type_hint_name(hint: Any) -> str:
@@ -152,7 +169,7 @@ def type_hint_name(hint: Any) -> str:
     if hint is None:
         return "None"
     if isinstance(hint, str):
-        return hint
+        return hint.rpartition(":")[2]
     if isinstance(hint, type):
         return hint.__qualname__
     text = repr(hint)

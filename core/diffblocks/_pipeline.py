@@ -126,8 +126,12 @@ class ModularPipeline:
         self._plan_epoch = -1
         self._accepted: frozenset[str] = frozenset()
         for name, spec in specs.items():
-            if spec.default_creation_method == "from_config" and not isinstance(spec.type_hint, (str, type(None))):
+            if spec.default_creation_method == "from_config" and spec.type_hint is not None:
                 self.components._values[name] = spec.create()
+        if components_manager is not None:
+            for name in self.components._values:
+                if self.components._values[name] is None and name in components_manager:
+                    self.components._values[name] = components_manager.get(name)
         if path is not None:
             self.load_components(path)
         for name, how in blocks.__dict__.get("_spec_components", {}).items():
@@ -343,12 +347,16 @@ def _plugin_loader(spec: ComponentSpec) -> Any:
     """A loader contributed through the ``register_component_loaders`` hook, if any."""
     from ._registry import get_registry
 
-    hint = spec.type_hint
-    type_name = hint if isinstance(hint, str) else getattr(hint, "__name__", None)
+    type_name = spec.type_name
     return get_registry().component_loader(type_name) if type_name else None
 
 
 def _is_model_class(cls: Any) -> bool:
+    if isinstance(cls, str) and ":" in cls:
+        try:
+            cls = ComponentSpec("_", cls)._resolved_type()
+        except ComponentLoadError:
+            return False
     return isinstance(cls, type) and hasattr(cls, "parameters") and hasattr(cls, "to")
 
 
