@@ -33,8 +33,11 @@ class _ParamMerger:
     def __init__(self) -> None:
         self.params: dict[str, InputParam] = {}
         self.owners: dict[str, str] = {}
+        self.split: set[str] = set()  # names whose branch defaults disagree
 
-    def add(self, param: InputParam, owner: str, required: bool | None = None) -> None:
+    def add(self, param: InputParam, owner: str, required: bool | None = None, branch: bool = False) -> None:
+        """``branch``: params of alternative (Auto) branches; a default they disagree on is dropped,
+        so each branch's own default applies when it runs."""
         key = param.name if param.name is not None else f"*{param.kwargs_type}"
         req = param.required if required is None else required
         have = self.params.get(key)
@@ -45,7 +48,11 @@ class _ParamMerger:
         changes: dict[str, Any] = {}
         if req and not have.required:
             changes["required"] = True
-        if have.default is None and param.default is not None:
+        if branch:
+            if key in self.split or not _same(have.default, param.default):
+                self.split.add(key)
+                changes["default"] = None
+        elif have.default is None and param.default is not None:
             changes["default"] = param.default
             self.owners[key] = owner
         elif param.default is not None and not _same(have.default, param.default):
@@ -143,9 +150,9 @@ def aggregate_auto(
     req_inter = required_everywhere("intermediate_inputs")
     for name, block in blocks:
         for p in block.inputs:
-            ins.add(p, name, required=p.name in req_in)
+            ins.add(p, name, required=p.name in req_in, branch=True)
         for p in block.intermediate_inputs:
-            inter.add(p, name, required=p.name in req_inter)
+            inter.add(p, name, required=p.name in req_inter, branch=True)
     always: frozenset[str] = frozenset()
     if has_default and blocks:
         always = frozenset.intersection(*(b._always_outputs() for _, b in blocks))

@@ -1,0 +1,1 @@
+"""diffblocks-sd: Stable Diffusion blocks on diffusers models and schedulers."""
