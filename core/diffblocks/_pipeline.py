@@ -221,8 +221,10 @@ class ModularPipeline:
             opts = dict(kwargs)
             if spec.subfolder is None and path is not None:
                 opts.setdefault("subfolder", name)
-            if torch_dtype is not None and _is_model_class(spec.type_hint):
-                opts["torch_dtype"] = torch_dtype
+            if _is_model_class(spec.type_hint):
+                opts.setdefault("use_safetensors", True)  # weights never come from pickle files
+                if torch_dtype is not None:
+                    opts["torch_dtype"] = torch_dtype
             loader = _plugin_loader(spec)
             obj = loader(spec, path, **opts) if loader is not None else spec.load(path, **opts)
             if device is not None and _is_model_class(spec.type_hint):
