@@ -132,8 +132,11 @@ def main() -> int:
     outputs: dict[str, torch.Tensor] = {}
     for name, fn in runners.items():  # warm-up (cuDNN/cuBLAS autotune)
         outputs[name] = fn()
-    for _ in range(args.repeats):
-        for name, fn in runners.items():
+    names = list(runners)
+    for rep in range(args.repeats):
+        # rotate the order so no runner always goes first (clock and allocator drift)
+        for name in names[rep % len(names):] + names[:rep % len(names)]:
+            fn = runners[name]
             if dev == "cuda":
                 torch.cuda.reset_peak_memory_stats()
             outputs[name] = timed(fn, times[name])
@@ -142,11 +145,21 @@ def main() -> int:
     result = {"device": torch.cuda.get_device_name() if dev == "cuda" else "cpu", "steps": args.steps, "repeats": args.repeats}
     for name in runners:
         med = statistics.median(times[name])
-        result[name] = {"seconds": round(med, 4), "ratio_to_bare": round(med / bare, 4), "peak_gib": round(peaks[name] / 2**30, 3)}
+        result[name] = {"seconds": round(med, 4), "min_seconds": round(min(times[name]), 4), "ratio_to_bare": round(med / bare, 4),
+                        "peak_gib": round(peaks[name] / 2**30, 3)}
     result["max_abs_diff_vs_bare"] = {n: float((outputs[n].float() - outputs["bare"].float()).abs().max()) for n in ("diffblocks", "diffusers")}
     print(json.dumps(result, indent=2), flush=True)
 
     if args.compile:
+        import copy
+
+        # diffusers' eager baseline gets its own copies: compile() patches the UNet and VAE in place
+        eager_comps = {**comps, "unet": copy.deepcopy(comps["unet"]), "vae": copy.deepcopy(comps["vae"]), "scheduler": fresh()}
+        eager_pipe = diffusers.StableDiffusionPipeline(**eager_comps, safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+        eager_pipe.set_progress_bar_config(disable=True)
+        runners["diffusers"] = lambda: eager_pipe(prompt=prompt, num_inference_steps=args.steps, guidance_scale=g,
+                                                  generator=torch.Generator(dev).manual_seed(seed), output_type="pt").images
+        runners["diffusers"]()
         ours.compile(mode=args.compile_mode)
         t0 = time.perf_counter()
         runners["diffblocks"]()
@@ -154,9 +167,10 @@ def main() -> int:
         compile_s = time.perf_counter() - t0
         fast: list[float] = []
         eager: list[float] = []
-        for _ in range(args.repeats):
-            timed(runners["diffblocks"], fast)
-            timed(runners["diffusers"], eager)
+        for rep in range(args.repeats):
+            pair = [(runners["diffblocks"], fast), (runners["diffusers"], eager)]
+            for fn, sink in (pair if rep % 2 == 0 else pair[::-1]):
+                timed(fn, sink)
         out = runners["diffblocks"]()
         speedup = statistics.median(eager) / statistics.median(fast)
         print(json.dumps({"compiled": {"mode": args.compile_mode, "warmup_seconds": round(compile_s, 1),
