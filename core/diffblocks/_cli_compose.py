@@ -58,7 +58,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _save(value: Any, path: str) -> str:
-    target = Path(path)
+    target = Path(path).resolve()
     images = value if isinstance(value, (list, tuple)) else [value]
     if images and all(hasattr(im, "save") and hasattr(im, "size") for im in images):
         if len(images) == 1:
