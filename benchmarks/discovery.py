@@ -26,7 +26,10 @@ def make_site(folder: str, n: int) -> None:
     for i in range(n):
         pkg = f"genplug{i}"
         write_distribution(
-            folder, f"gen-plugin-{i}", "1.0", requires="diffblocks>=0.1",
+            folder,
+            f"gen-plugin-{i}",
+            "1.0",
+            requires="diffblocks>=0.1",
             blocks={f"gen{i}.a": f"{pkg}.blocks:B", f"gen{i}.b": f"{pkg}.blocks:B"},
             files={f"{pkg}/__init__.py": "", f"{pkg}/blocks.py": BLOCK_SRC},
         )
@@ -47,11 +50,12 @@ def command_seconds(args: list[str], env: dict[str, str], repeat: int = 5) -> fl
 
 def main() -> int:
     import importlib_metadata
-
     from diffblocks import Registry
 
     exe = os.path.join(os.path.dirname(sys.executable), "diffblocks")
-    print(f"{'plugins':>8} {'bare scan':>10} {'list_blocks':>12} {'ratio':>6} | {'bare cmd':>9} {'blocks list':>12} {'ratio':>6} | {'import all':>12} {'ratio':>6} | imports")
+    print(
+        f"{'plugins':>8} {'bare scan':>10} {'list_blocks':>12} {'ratio':>6} | {'bare cmd':>9} {'blocks list':>12} {'ratio':>6} | {'import all':>12} {'ratio':>6} | imports"
+    )
     for n in (10, 100, 500):
         with tempfile.TemporaryDirectory() as folder:
             make_site(folder, n)
@@ -65,10 +69,26 @@ def main() -> int:
             finally:
                 sys.path.remove(folder)
             env = {**os.environ, "PYTHONPATH": folder}
-            bare_cmd = command_seconds([sys.executable, "-c", "import importlib_metadata as m; m.entry_points(group='diffblocks.blocks')"], env)
+            bare_cmd = command_seconds(
+                [
+                    sys.executable,
+                    "-c",
+                    "import importlib_metadata as m; m.entry_points(group='diffblocks.blocks')",
+                ],
+                env,
+            )
             ours_cmd = command_seconds([exe, "blocks", "list", "--json"], env)
-            pluggy_cmd = command_seconds([sys.executable, "-c", "import importlib_metadata as m, pluggy\nfor ep in m.entry_points(group='diffblocks.blocks'): ep.load()"], env)
-            print(f"{n:>8} {bare * 1e3:>8.1f}ms {ours * 1e3:>10.1f}ms {ours / bare:>5.2f}x | {bare_cmd * 1e3:>7.0f}ms {ours_cmd * 1e3:>10.0f}ms {ours_cmd / bare_cmd:>5.2f}x | {pluggy_cmd * 1e3:>10.0f}ms {pluggy_cmd / bare_cmd:>5.2f}x | {len(leaked)} modules")
+            pluggy_cmd = command_seconds(
+                [
+                    sys.executable,
+                    "-c",
+                    "import importlib_metadata as m, pluggy\nfor ep in m.entry_points(group='diffblocks.blocks'): ep.load()",
+                ],
+                env,
+            )
+            print(
+                f"{n:>8} {bare * 1e3:>8.1f}ms {ours * 1e3:>10.1f}ms {ours / bare:>5.2f}x | {bare_cmd * 1e3:>7.0f}ms {ours_cmd * 1e3:>10.0f}ms {ours_cmd / bare_cmd:>5.2f}x | {pluggy_cmd * 1e3:>10.0f}ms {pluggy_cmd / bare_cmd:>5.2f}x | {len(leaked)} modules"
+            )
     return 0
 
 

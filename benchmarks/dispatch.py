@@ -11,7 +11,8 @@ from __future__ import annotations
 import importlib
 import sys
 import timeit
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 REPEAT = 7
 
@@ -133,7 +134,6 @@ def main() -> int:
     print(f"diffblocks loop   : {ours_loop:.3f} us/iteration (3 sub-blocks)")
     try:
         import diffusers
-
         from packaging.version import Version
 
         if Version(diffusers.__version__) < Version("0.35"):
@@ -143,10 +143,14 @@ def main() -> int:
             dmod.PipelineBlock = dmod.ModularPipelineBlocks
         theirs = marginal_us(lambda n: chain_runner(dmod, n), number=200)
         theirs_loop = loop_us_per_iteration(dmod)
-        print(f"diffusers modular : {theirs:.3f} us/block   ratio to plain {theirs / plain:.2f}x "
-              f"(diffblocks is {theirs / ours:.1f}x faster)")
-        print(f"diffusers loop    : {theirs_loop:.3f} us/iteration "
-              f"(diffblocks/diffusers = {ours_loop / theirs_loop:.2f})")
+        print(
+            f"diffusers modular : {theirs:.3f} us/block   ratio to plain {theirs / plain:.2f}x "
+            f"(diffblocks is {theirs / ours:.1f}x faster)"
+        )
+        print(
+            f"diffusers loop    : {theirs_loop:.3f} us/iteration "
+            f"(diffblocks/diffusers = {ours_loop / theirs_loop:.2f})"
+        )
     except ImportError:
         print("diffusers >= 0.35 not installed: side-by-side skipped")
     return 0

@@ -19,9 +19,17 @@ def bare(pipe, prompt: str, seed: int, steps: int = 20, guidance: float = 4.0):
     with torch.no_grad():
         context = torch.cat([enc(enc.tokenize([""])), enc(enc.tokenize([prompt]))])
         sched.set_timesteps(steps)
-        x = torch.randn((1, 3, 32, 32), generator=torch.Generator().manual_seed(seed)) * sched.init_noise_sigma
+        x = (
+            torch.randn((1, 3, 32, 32), generator=torch.Generator().manual_seed(seed))
+            * sched.init_noise_sigma
+        )
         for t in sched.timesteps:
-            uncond, cond = unet(sched.scale_model_input(torch.cat([x, x]), t), t, encoder_hidden_states=context, return_dict=False)[0].chunk(2)
+            uncond, cond = unet(
+                sched.scale_model_input(torch.cat([x, x]), t),
+                t,
+                encoder_hidden_states=context,
+                return_dict=False,
+            )[0].chunk(2)
             x = sched.step(uncond + guidance * (cond - uncond), t, x, return_dict=False)[0]
     return ((x.clamp(-1, 1) + 1) / 2)[0].permute(1, 2, 0).numpy()
 
@@ -32,12 +40,21 @@ def main() -> int:
     pipe = get_block("shapes.text2img").init_pipeline()
 
     def ours(seed: int):
-        return pipe(prompt="a red circle", generator=torch.Generator().manual_seed(seed), output_type="np", show_progress=False, output="images")[0]
+        return pipe(
+            prompt="a red circle",
+            generator=torch.Generator().manual_seed(seed),
+            output_type="np",
+            show_progress=False,
+            output="images",
+        )[0]
 
     ours(0), bare(pipe, "a red circle", 0)  # warm-up
     t_ours, t_bare = [], []
     for seed in range(7):
-        for fn, sink in ((lambda: ours(seed), t_ours), (lambda: bare(pipe, "a red circle", seed), t_bare)):
+        for fn, sink in (
+            (lambda s=seed: ours(s), t_ours),
+            (lambda s=seed: bare(pipe, "a red circle", s), t_bare),
+        ):
             start = time.perf_counter()
             fn()
             sink.append(time.perf_counter() - start)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from diffblocks import InputParam, OutputParam, PipelineBlock
 
@@ -44,4 +45,9 @@ def adder(var: str = "x", amount: int = 1, name: str = "Add") -> PipelineBlock:
     def fn(bs: Any) -> None:
         setattr(bs, var, getattr(bs, var) + amount)
 
-    return leaf(name, intermediate_inputs=[InputParam(var, int, required=True)], outputs=[OutputParam(var, int)], fn=fn)
+    return leaf(
+        name,
+        intermediate_inputs=[InputParam(var, int, required=True)],
+        outputs=[OutputParam(var, int)],
+        fn=fn,
+    )

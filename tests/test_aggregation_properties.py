@@ -5,10 +5,9 @@ from __future__ import annotations
 import copy
 
 from blockfactory import leaf
+from diffblocks import InputParam, MissingInputError, OutputParam, SequentialPipelineBlocks
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from diffblocks import InputParam, MissingInputError, OutputParam, SequentialPipelineBlocks
 
 NAMES = ["a", "b", "c", "d", "e", "f"]
 
@@ -29,11 +28,14 @@ chains = st.lists(block_decl, min_size=1, max_size=6)
 def build(decls):
     blocks = {}
     for i, (ins, inter, outs) in enumerate(decls):
+
         def fn(bs, outs=outs):
             for o in outs:
                 setattr(bs, o, o)
 
-        blocks[f"b{i}"] = leaf(f"B{i}", inputs=ins, intermediate_inputs=inter, outputs=[OutputParam(o) for o in outs], fn=fn)
+        blocks[f"b{i}"] = leaf(
+            f"B{i}", inputs=ins, intermediate_inputs=inter, outputs=[OutputParam(o) for o in outs], fn=fn
+        )
     return SequentialPipelineBlocks.from_blocks_dict(blocks)
 
 
@@ -41,7 +43,7 @@ def expected(decls, kind):
     produced: set[str] = set()
     order: dict[str, bool] = {}
     for ins, inter, outs in decls:
-        for p in (ins if kind == "inputs" else inter):
+        for p in ins if kind == "inputs" else inter:
             if p.name not in produced:
                 order[p.name] = order.get(p.name, False) or p.required
         produced |= set(outs)

@@ -2,7 +2,6 @@
 
 import pytest
 from blockfactory import leaf
-
 from diffblocks import (
     AutoPipelineBlocks,
     BlockDefinitionError,
@@ -22,9 +21,11 @@ def tagger(tag, *needs, required=()):
 
 
 class ImageAuto(AutoPipelineBlocks):
-    block_classes = [type(tagger("inpaint", "mask_image", "image", "prompt", required=("prompt",))),
-                     type(tagger("img2img", "image", "prompt", required=("prompt",))),
-                     type(tagger("text2img", "prompt", required=("prompt",)))]
+    block_classes = [
+        type(tagger("inpaint", "mask_image", "image", "prompt", required=("prompt",))),
+        type(tagger("img2img", "image", "prompt", required=("prompt",))),
+        type(tagger("text2img", "prompt", required=("prompt",))),
+    ]
     block_names = ["inpaint", "img2img", "text2img"]
     block_trigger_inputs = ["mask_image", "image", None]
 
@@ -63,14 +64,31 @@ def test_required_is_intersection_over_branches():
 
 def test_trigger_list_errors_are_clear():
     with pytest.raises(BlockDefinitionError, match="2 entries for 1 sub-blocks"):
-        type("T", (AutoPipelineBlocks,), {"block_classes": [type(tagger("a"))], "block_names": ["a"],
-                                          "block_trigger_inputs": ["x", None]})()
+        type(
+            "T",
+            (AutoPipelineBlocks,),
+            {"block_classes": [type(tagger("a"))], "block_names": ["a"], "block_trigger_inputs": ["x", None]},
+        )()
     with pytest.raises(BlockDefinitionError, match="only the last entry may be None"):
-        type("T", (AutoPipelineBlocks,), {"block_classes": [type(tagger("a")), type(tagger("b"))],
-                                          "block_names": ["a", "b"], "block_trigger_inputs": [None, "x"]})()
+        type(
+            "T",
+            (AutoPipelineBlocks,),
+            {
+                "block_classes": [type(tagger("a")), type(tagger("b"))],
+                "block_names": ["a", "b"],
+                "block_trigger_inputs": [None, "x"],
+            },
+        )()
     with pytest.raises(BlockDefinitionError, match="listed twice"):
-        type("T", (AutoPipelineBlocks,), {"block_classes": [type(tagger("a")), type(tagger("b"))],
-                                          "block_names": ["a", "b"], "block_trigger_inputs": ["x", "x"]})()
+        type(
+            "T",
+            (AutoPipelineBlocks,),
+            {
+                "block_classes": [type(tagger("a")), type(tagger("b"))],
+                "block_names": ["a", "b"],
+                "block_trigger_inputs": ["x", "x"],
+            },
+        )()
 
 
 def test_from_blocks_dict_checks_triggers():

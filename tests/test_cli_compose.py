@@ -14,18 +14,34 @@ def test_compose_prints_doc_and_saves(tmp_path):
 
 def test_validate_exit_codes(tmp_path):
     good = tmp_path / "good.json"
-    good.write_text(json.dumps({"diffblocks_spec": 1, "blocks": {"n": "example.number", "f": "example.format"}}))
+    good.write_text(
+        json.dumps({"diffblocks_spec": 1, "blocks": {"n": "example.number", "f": "example.format"}})
+    )
     out = cli("validate", str(good))
     assert out.returncode == 0 and "valid" in out.stdout and "required: value" in out.stdout
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"diffblocks_spec": 1, "blocks": {"n": "example.numbr", "m": "os:system"}}))
     out = cli("validate", str(bad))
     assert out.returncode == 1
-    assert "unknown-name: blocks.n [example.numbr]" in out.stderr and "not-a-name: blocks.m [os:system]" in out.stderr
+    assert (
+        "unknown-name: blocks.n [example.numbr]" in out.stderr
+        and "not-a-name: blocks.m [os:system]" in out.stderr
+    )
 
 
 def test_run_with_set_values_output_and_out_file(tmp_path):
-    out = cli("run", "example.arith", "--set", "value=2", "--set", "factor=10", "--set", 'template="{x:.1f}"', "--output", "text")
+    out = cli(
+        "run",
+        "example.arith",
+        "--set",
+        "value=2",
+        "--set",
+        "factor=10",
+        "--set",
+        'template="{x:.1f}"',
+        "--output",
+        "text",
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == "30.0"
     out = cli("run", "example.arith", "--set", "value=1", "--output", "x", "--out", str(tmp_path / "x.json"))

@@ -8,8 +8,6 @@ import shutil
 import subprocess
 import sys
 
-import pytest
-
 from diffblocks.testing import write_distribution
 
 EXE = shutil.which("diffblocks", path=os.path.dirname(sys.executable)) or "diffblocks"
@@ -27,13 +25,26 @@ def test_plugins_list_json_has_the_documented_keys():
     rows = json.loads(out.stdout)
     example = next(r for r in rows if r["distribution"] == "diffblocks-example")
     assert set(example) == {"name", "distribution", "version", "status", "error"}
-    assert example == {"name": "example", "distribution": "diffblocks-example", "version": "0.1.0", "status": "loaded", "error": None}
+    assert example == {
+        "name": "example",
+        "distribution": "diffblocks-example",
+        "version": "0.1.0",
+        "status": "loaded",
+        "error": None,
+    }
 
 
 def test_blocks_list_json_one_object_per_claim():
     rows = json.loads(cli("blocks", "list", "--json").stdout)
     by_name = {r["name"]: r for r in rows}
-    assert set(by_name["example.add"]) == {"name", "distribution", "version", "target", "imported", "conflict"}
+    assert set(by_name["example.add"]) == {
+        "name",
+        "distribution",
+        "version",
+        "target",
+        "imported",
+        "conflict",
+    }
     assert by_name["example.add"]["target"] == "diffblocks_example.blocks:Add"
     assert by_name["example.arith"]["distribution"] == "diffblocks-example"
     assert not any(r["conflict"] for r in rows)
@@ -65,9 +76,21 @@ def test_listing_works_with_every_plugin_disabled():
 
 
 def test_doctor_reports_failures_conflicts_and_torch(tmp_path):
-    write_distribution(tmp_path, "bad-plugin", hooks={"bad": "bad_mod"}, files={"bad_mod.py": "raise ImportError('no such thing')"})
-    write_distribution(tmp_path, "torchy-plugin", blocks={"torchy.x": "torchy_mod:X"}, files={"torchy_mod.py": "import torch\nX = 1"})
-    write_distribution(tmp_path, "dupe-plugin", blocks={"example.add": "dupe_mod:Add"}, files={"dupe_mod.py": "Add = 1"})
+    write_distribution(
+        tmp_path,
+        "bad-plugin",
+        hooks={"bad": "bad_mod"},
+        files={"bad_mod.py": "raise ImportError('no such thing')"},
+    )
+    write_distribution(
+        tmp_path,
+        "torchy-plugin",
+        blocks={"torchy.x": "torchy_mod:X"},
+        files={"torchy_mod.py": "import torch\nX = 1"},
+    )
+    write_distribution(
+        tmp_path, "dupe-plugin", blocks={"example.add": "dupe_mod:Add"}, files={"dupe_mod.py": "Add = 1"}
+    )
     out = cli("doctor", "--json", env={"PYTHONPATH": str(tmp_path)})
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)

@@ -4,7 +4,6 @@ import json
 
 import pytest
 from blockfactory import leaf
-
 from diffblocks import (
     ComponentLoadError,
     ComponentSpec,
@@ -19,7 +18,9 @@ diffusers = pytest.importorskip("diffusers")
 
 
 def sched_spec(**kw):
-    return ComponentSpec("scheduler", diffusers.DDIMScheduler, "noise schedule", config={"num_train_timesteps": 100}, **kw)
+    return ComponentSpec(
+        "scheduler", diffusers.DDIMScheduler, "noise schedule", config={"num_train_timesteps": 100}, **kw
+    )
 
 
 def uses_scheduler(spec):
@@ -36,7 +37,9 @@ def uses_scheduler(spec):
 
 
 def test_from_config_component_created_at_init_without_weights():
-    blocks = SequentialPipelineBlocks.from_blocks_dict({"b": uses_scheduler(sched_spec(default_creation_method="from_config"))})
+    blocks = SequentialPipelineBlocks.from_blocks_dict(
+        {"b": uses_scheduler(sched_spec(default_creation_method="from_config"))}
+    )
     pipe = blocks.init_pipeline()
     assert isinstance(pipe.components.scheduler, diffusers.DDIMScheduler)
     assert pipe.components.scheduler.config.num_train_timesteps == 100
@@ -45,7 +48,9 @@ def test_from_config_component_created_at_init_without_weights():
 
 def test_from_pretrained_component_loads_from_a_local_diffusers_folder(tmp_path):
     diffusers.EulerDiscreteScheduler(num_train_timesteps=77).save_pretrained(tmp_path / "scheduler")
-    (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "X", "scheduler": ["diffusers", "EulerDiscreteScheduler"]}))
+    (tmp_path / "model_index.json").write_text(
+        json.dumps({"_class_name": "X", "scheduler": ["diffusers", "EulerDiscreteScheduler"]})
+    )
     spec = ComponentSpec("scheduler", diffusers.EulerDiscreteScheduler)
     pipe = SequentialPipelineBlocks.from_blocks_dict({"b": uses_scheduler(spec)}).init_pipeline()
     assert pipe.components.scheduler is None
@@ -110,7 +115,10 @@ def test_component_loader_hook_replaces_from_pretrained(tmp_path):
 
     @hookimpl
     def register_component_loaders(registry):
-        registry.register("Vocabulary", lambda spec, path, **kw: (tmp_path / kw["subfolder"] / "words.txt").read_text().split())
+        registry.register(
+            "Vocabulary",
+            lambda spec, path, **kw: (tmp_path / kw["subfolder"] / "words.txt").read_text().split(),
+        )
 
     plugin.register_component_loaders = register_component_loaders
     block = leaf("Tok", components=[ComponentSpec("vocab", Vocabulary)])

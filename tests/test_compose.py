@@ -2,7 +2,6 @@
 
 import pytest
 from blockfactory import leaf
-
 from diffblocks import (
     AutoPipelineBlocks,
     CompositionError,
@@ -22,7 +21,13 @@ def test_list_of_names_keys_after_namespace_made_unique():
 
 
 def test_dict_keeps_keys_and_nested_lists_become_sequences():
-    blocks = compose({"start": "example.number", "math": ["example.add", {"twice": "example.multiply"}], "fmt": "example.format"})
+    blocks = compose(
+        {
+            "start": "example.number",
+            "math": ["example.add", {"twice": "example.multiply"}],
+            "fmt": "example.format",
+        }
+    )
     assert list(blocks.sub_blocks) == ["start", "math", "fmt"]
     assert isinstance(blocks.sub_blocks["math"], SequentialPipelineBlocks)
     assert list(blocks.sub_blocks["math"].sub_blocks) == ["add", "group1"]
@@ -31,7 +36,12 @@ def test_dict_keeps_keys_and_nested_lists_become_sequences():
 
 def test_single_workflow_name_and_instances_allowed():
     assert list(compose("example.arith").sub_blocks) == ["number", "add", "multiply", "format"]
-    number = leaf("Num", inputs=[InputParam("value", required=True)], outputs=[OutputParam("x", float)], fn=lambda bs: setattr(bs, "x", float(bs.value)))
+    number = leaf(
+        "Num",
+        inputs=[InputParam("value", required=True)],
+        outputs=[OutputParam("x", float)],
+        fn=lambda bs: setattr(bs, "x", float(bs.value)),
+    )
     assert compose([number, "example.format"]).init_pipeline()(value=3, output="text") == "result: 3"
 
 
@@ -76,7 +86,9 @@ def test_shadowed_outputs_and_type_conflicts_reported_together(reg):
 
 def test_modifying_a_value_is_not_shadowing_and_numbers_are_compatible(reg):
     reg.register("t.make", leaf("Make", outputs=[OutputParam("x", int)]))
-    reg.register("t.add", leaf("Add", intermediate_inputs=[InputParam("x", float)], outputs=[OutputParam("x", float)]))
+    reg.register(
+        "t.add", leaf("Add", intermediate_inputs=[InputParam("x", float)], outputs=[OutputParam("x", float)])
+    )
     compose(["t.make", "t.add", "t.add"]).validate()
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import sys
 
 import pytest
-
 from diffblocks import BlockImportError, NameConflictError, PluginError, Registry
 from diffblocks.testing import write_distribution
 
-BLOCK_SRC = '''
+BLOCK_SRC = """
 from diffblocks import InputParam, OutputParam, PipelineBlock
 
 class Shift(PipelineBlock):
@@ -25,15 +24,15 @@ class Shift(PipelineBlock):
         bs.x = bs.x + {amount}
         self.set_block_state(state, bs)
         return components, state
-'''
+"""
 
-HOOK_SRC = '''
+HOOK_SRC = """
 from diffblocks import hookimpl
 
 @hookimpl
 def register_blocks(registry):
     registry.register("{name}", "{target}"{extra})
-'''
+"""
 
 
 @pytest.fixture
@@ -49,7 +48,10 @@ def site(tmp_path, monkeypatch):
 
 def good(site, name="good-plugin", pkg="good_pkg", ns="good", amount=1, requires="diffblocks>=0.1"):
     write_distribution(
-        site, name, blocks={f"{ns}.shift": f"{pkg}.blocks:Shift"}, requires=requires,
+        site,
+        name,
+        blocks={f"{ns}.shift": f"{pkg}.blocks:Shift"},
+        requires=requires,
         files={f"{pkg}/__init__.py": "", f"{pkg}/blocks.py": BLOCK_SRC.format(ns=ns, amount=amount)},
     )
 
@@ -73,7 +75,10 @@ def test_static_entries_listed_without_importing(site):
 def test_broken_hook_plugin_is_isolated_and_leaves_nothing(site):
     good(site)
     write_distribution(
-        site, "bad-plugin", hooks={"bad": "bad_pkg.plugin"}, blocks={"bad.static": "bad_pkg.blocks:Nope"},
+        site,
+        "bad-plugin",
+        hooks={"bad": "bad_pkg.plugin"},
+        blocks={"bad.static": "bad_pkg.blocks:Nope"},
         files={"bad_pkg/__init__.py": "", "bad_pkg/plugin.py": "raise RuntimeError('broken on import')"},
     )
     registry = Registry()
@@ -88,14 +93,14 @@ def test_broken_hook_plugin_is_isolated_and_leaves_nothing(site):
 
 
 def test_hook_that_raises_midway_registers_nothing(site):
-    src = '''
+    src = """
 from diffblocks import hookimpl
 
 @hookimpl
 def register_blocks(registry):
     registry.register("half.one", "half_pkg:One")
     raise ValueError("second registration failed")
-'''
+"""
     write_distribution(site, "half-plugin", hooks={"half": "half_pkg"}, files={"half_pkg/__init__.py": src})
     registry = Registry()
     assert [p.status for p in registry.list_plugins() if p.distribution == "half-plugin"] == ["failed"]
@@ -110,8 +115,12 @@ def test_strict_mode_turns_failures_into_errors(site, monkeypatch):
 
 
 def test_broken_static_target_fails_only_that_block(site):
-    write_distribution(site, "late-plugin", blocks={"late.ok": "late_pkg:Ok", "late.bad": "late_pkg:Missing"},
-                       files={"late_pkg/__init__.py": BLOCK_SRC.format(ns="late", amount=5).replace("Shift", "Ok")})
+    write_distribution(
+        site,
+        "late-plugin",
+        blocks={"late.ok": "late_pkg:Ok", "late.bad": "late_pkg:Missing"},
+        files={"late_pkg/__init__.py": BLOCK_SRC.format(ns="late", amount=5).replace("Shift", "Ok")},
+    )
     registry = Registry()
     with pytest.raises(BlockImportError, match="late-plugin"):
         registry.get_block("late.bad")
@@ -132,32 +141,53 @@ def test_conflicting_names_listed_and_refused(site):
 
 def test_exactly_one_override_wins(site):
     good(site)
-    write_distribution(site, "other-plugin", hooks={"other": "other_pkg.plugin"}, files={
-        "other_pkg/__init__.py": "",
-        "other_pkg/blocks.py": BLOCK_SRC.format(ns="good", amount=100),
-        "other_pkg/plugin.py": HOOK_SRC.format(name="good.shift", target="other_pkg.blocks:Shift", extra=", override=True"),
-    })
+    write_distribution(
+        site,
+        "other-plugin",
+        hooks={"other": "other_pkg.plugin"},
+        files={
+            "other_pkg/__init__.py": "",
+            "other_pkg/blocks.py": BLOCK_SRC.format(ns="good", amount=100),
+            "other_pkg/plugin.py": HOOK_SRC.format(
+                name="good.shift", target="other_pkg.blocks:Shift", extra=", override=True"
+            ),
+        },
+    )
     registry = Registry()
     assert registry.get_block("good.shift").init_pipeline()(x=0, output="x") == 100
 
 
 @pytest.mark.parametrize(
     "env, expected",
-    [("", set()), ("good-plugin", {"good-plugin"}), ("-good-plugin", {"other-plugin"}), ("good_plugin,other-plugin", {"good-plugin", "other-plugin"})],
+    [
+        ("", set()),
+        ("good-plugin", {"good-plugin"}),
+        ("-good-plugin", {"other-plugin"}),
+        ("good_plugin,other-plugin", {"good-plugin", "other-plugin"}),
+    ],
 )
 def test_diffblocks_plugins_filter(site, monkeypatch, env, expected):
     good(site)
     good(site, name="other-plugin", pkg="other_pkg", ns="other")
     monkeypatch.setenv("DIFFBLOCKS_PLUGINS", env)
     registry = Registry()
-    status = {p.distribution: p.status for p in registry.list_plugins() if p.distribution in ("good-plugin", "other-plugin")}
+    status = {
+        p.distribution: p.status
+        for p in registry.list_plugins()
+        if p.distribution in ("good-plugin", "other-plugin")
+    }
     assert {d for d, s in status.items() if s == "loaded"} == expected
     assert {d for d, s in status.items() if s == "disabled"} == {"good-plugin", "other-plugin"} - expected
 
 
 def test_disabled_plugin_is_never_imported_and_named_on_use(site, monkeypatch):
-    write_distribution(site, "bad-plugin", hooks={"bad": "bad_pkg.plugin"}, blocks={"bad.thing": "bad_pkg:X"},
-                       files={"bad_pkg/__init__.py": "", "bad_pkg/plugin.py": "raise SystemExit('must not import')"})
+    write_distribution(
+        site,
+        "bad-plugin",
+        hooks={"bad": "bad_pkg.plugin"},
+        blocks={"bad.thing": "bad_pkg:X"},
+        files={"bad_pkg/__init__.py": "", "bad_pkg/plugin.py": "raise SystemExit('must not import')"},
+    )
     monkeypatch.setenv("DIFFBLOCKS_PLUGINS", "-bad-plugin")
     registry = Registry()
     assert "bad_pkg.plugin" not in sys.modules

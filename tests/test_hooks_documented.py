@@ -5,7 +5,6 @@ import re
 import types
 
 import pytest
-
 from diffblocks import Registry, use_registry
 from diffblocks._hookspecs import HOOK_NAMES, DiffblocksSpecs
 

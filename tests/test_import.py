@@ -15,7 +15,19 @@ def test_public_api_is_explicit():
 
     for name in diffblocks.__all__:
         assert hasattr(diffblocks, name), name
-    for name in ["InputParam", "OutputParam", "ComponentSpec", "ConfigSpec", "PipelineState", "BlockState",
-                 "ModularPipelineBlocks", "PipelineBlock", "SequentialPipelineBlocks", "AutoPipelineBlocks",
-                 "LoopSequentialPipelineBlocks", "InsertableDict", "ModularPipeline"]:
+    for name in [
+        "InputParam",
+        "OutputParam",
+        "ComponentSpec",
+        "ConfigSpec",
+        "PipelineState",
+        "BlockState",
+        "ModularPipelineBlocks",
+        "PipelineBlock",
+        "SequentialPipelineBlocks",
+        "AutoPipelineBlocks",
+        "LoopSequentialPipelineBlocks",
+        "InsertableDict",
+        "ModularPipeline",
+    ]:
         assert name in diffblocks.__all__

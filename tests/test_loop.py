@@ -2,7 +2,6 @@
 
 import pytest
 from blockfactory import leaf
-
 from diffblocks import (
     BlockExecutionError,
     InputParam,
@@ -78,7 +77,13 @@ def test_loop_aggregates_wrapper_and_sub_block_declarations():
 
 def test_loop_step_with_other_keyword_names_still_works():
     class Other(LoopSequentialPipelineBlocks):
-        block_classes = [type("Inc", (PipelineBlock,), {"__call__": lambda s, c, bs, step: (c, setattr(bs, "n", bs.n + step) or bs)})]
+        block_classes = [
+            type(
+                "Inc",
+                (PipelineBlock,),
+                {"__call__": lambda s, c, bs, step: (c, setattr(bs, "n", bs.n + step) or bs)},
+            )
+        ]
         block_names = ["inc"]
 
         @property

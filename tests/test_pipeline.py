@@ -2,7 +2,6 @@
 
 import pytest
 from blockfactory import adder, leaf
-
 from diffblocks import (
     BlockExecutionError,
     InputParam,
@@ -16,10 +15,18 @@ from diffblocks import (
 
 
 def chain():
-    prep = leaf("Prep", inputs=[InputParam("prompt", str, required=True), InputParam("steps", int, default=4)],
-                outputs=[OutputParam("n")], fn=lambda bs: setattr(bs, "n", bs.steps))
-    work = leaf("Work", intermediate_inputs=[InputParam("n", required=True), InputParam("seed", required=True)],
-                outputs=[OutputParam("result")], fn=lambda bs: setattr(bs, "result", bs.n * 10 + bs.seed))
+    prep = leaf(
+        "Prep",
+        inputs=[InputParam("prompt", str, required=True), InputParam("steps", int, default=4)],
+        outputs=[OutputParam("n")],
+        fn=lambda bs: setattr(bs, "n", bs.steps),
+    )
+    work = leaf(
+        "Work",
+        intermediate_inputs=[InputParam("n", required=True), InputParam("seed", required=True)],
+        outputs=[OutputParam("result")],
+        fn=lambda bs: setattr(bs, "result", bs.n * 10 + bs.seed),
+    )
     return SequentialPipelineBlocks.from_blocks_dict({"prep": prep, "work": work})
 
 
@@ -66,7 +73,9 @@ def test_all_missing_required_inputs_reported_before_anything_runs():
 
 
 def test_missing_input_path_is_nested():
-    inner = SequentialPipelineBlocks.from_blocks_dict({"unet": leaf("Unet", inputs=[InputParam("latents", required=True)])})
+    inner = SequentialPipelineBlocks.from_blocks_dict(
+        {"unet": leaf("Unet", inputs=[InputParam("latents", required=True)])}
+    )
     outer = SequentialPipelineBlocks.from_blocks_dict({"denoise": inner})
     with pytest.raises(MissingInputError, match="'denoise.unet'"):
         outer.init_pipeline()()

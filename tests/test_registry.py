@@ -1,9 +1,8 @@
 """The registry API: run-time registration, lookup errors, families, test-kit isolation."""
 
+import diffblocks
 import pytest
 from blockfactory import adder
-
-import diffblocks
 from diffblocks import BlockNotFoundError, ModelFamily, ModularPipeline, Registry, get_block, use_registry
 
 
@@ -54,7 +53,9 @@ def test_family_pipeline_class_used_by_init_pipeline(reg):
     class AcmePipeline(ModularPipeline):
         pass
 
-    reg.register_family(ModelFamily("acme", "test family", pipeline_class=AcmePipeline, workflows={"go": "acme.go"}))
+    reg.register_family(
+        ModelFamily("acme", "test family", pipeline_class=AcmePipeline, workflows={"go": "acme.go"})
+    )
     block = adder()
     type(block).model_name = "acme"
     assert isinstance(block.init_pipeline(), AcmePipeline)

@@ -1,7 +1,6 @@
 """The seed document's example, run with only its import line changed, and its data flow."""
 
 import torch
-
 from diffblocks import InputParam, OutputParam, PipelineBlock
 
 
@@ -46,13 +45,11 @@ def input_block_fn(block_state, pipeline_state):
 input_block_cls = make_block(
     inputs=[
         InputParam(name="prompt", type_hint=list, description="list of text prompts"),
-        InputParam(name="num_images_per_prompt", type_hint=int, description="number of images per prompt")
+        InputParam(name="num_images_per_prompt", type_hint=int, description="number of images per prompt"),
     ],
-    intermediate_outputs=[
-        OutputParam(name="batch_size", description="calculated batch size")
-    ],
+    intermediate_outputs=[OutputParam(name="batch_size", description="calculated batch size")],
     block_fn=input_block_fn,
-    description="A block that determines batch_size based on the number of prompts and num_images_per_prompt argument."
+    description="A block that determines batch_size based on the number of prompts and num_images_per_prompt argument.",
 )
 input_block = input_block_cls()
 
@@ -66,21 +63,15 @@ def image_encoder_block_fn(block_state, pipeline_state):
 
 
 image_encoder_block_cls = make_block(
-    inputs=[
-        InputParam(name="image", type_hint="PIL.Image", description="raw input image to process")
-    ],
-    intermediate_inputs=[
-        InputParam(name="batch_size", type_hint=int)
-    ],
-    intermediate_outputs=[
-        OutputParam(name="image_latents", description="latents representing the image")
-    ],
+    inputs=[InputParam(name="image", type_hint="PIL.Image", description="raw input image to process")],
+    intermediate_inputs=[InputParam(name="batch_size", type_hint=int)],
+    intermediate_outputs=[OutputParam(name="image_latents", description="latents representing the image")],
     block_fn=image_encoder_block_fn,
-    description="Encode raw image into its latent presentation"
+    description="Encode raw image into its latent presentation",
 )
 image_encoder_block = image_encoder_block_cls()
 
-from diffblocks import SequentialPipelineBlocks, InsertableDict  # noqa: E402
+from diffblocks import InsertableDict, SequentialPipelineBlocks  # noqa: E402
 
 # Define a dict mapping block names to block instances
 blocks_dict = InsertableDict()

@@ -4,7 +4,6 @@ import warnings
 
 import pytest
 from blockfactory import adder, leaf
-
 from diffblocks import (
     BlockDefinitionError,
     DefaultConflictWarning,
@@ -58,8 +57,17 @@ def test_colliding_sub_block_names_are_an_error():
 
 
 def test_intermediate_produced_upstream_is_not_a_pipeline_input():
-    make = leaf("Make", inputs=[InputParam("n", int)], outputs=[OutputParam("y")], fn=lambda bs: setattr(bs, "y", bs.n))
-    use = leaf("Use", intermediate_inputs=[InputParam("y", required=True), InputParam("z")], outputs=[OutputParam("w")])
+    make = leaf(
+        "Make",
+        inputs=[InputParam("n", int)],
+        outputs=[OutputParam("y")],
+        fn=lambda bs: setattr(bs, "y", bs.n),
+    )
+    use = leaf(
+        "Use",
+        intermediate_inputs=[InputParam("y", required=True), InputParam("z")],
+        outputs=[OutputParam("w")],
+    )
     blocks = SequentialPipelineBlocks.from_blocks_dict({"make": make, "use": use})
     assert names(blocks.inputs) == ["n"]
     assert names(blocks.intermediate_inputs) == ["z"]
@@ -98,7 +106,9 @@ def test_surgery_insert_pop_assign_is_followed_at_once():
     assert pipe(x=0, output="x") == 111
     blocks.sub_blocks.pop("a")
     assert pipe(x=0, output="x") == 110
-    blocks.sub_blocks["d"] = leaf("D", inputs=[InputParam("k", int)], outputs=[OutputParam("k2")], fn=lambda bs: setattr(bs, "k2", bs.k))
+    blocks.sub_blocks["d"] = leaf(
+        "D", inputs=[InputParam("k", int)], outputs=[OutputParam("k2")], fn=lambda bs: setattr(bs, "k2", bs.k)
+    )
     assert "k" in names(blocks.inputs) and "k2" in names(blocks.intermediate_outputs)
     assert pipe(x=0, k=5, output=["x", "k2"]) == {"x": 110, "k2": 5}
     del blocks.sub_blocks["d"]

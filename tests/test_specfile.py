@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from diffblocks import CompositionError, compose, load_spec, save_spec
 from diffblocks._compose import auto_blocks
 
@@ -12,7 +11,11 @@ def structure(block):
     subs = getattr(block, "sub_blocks", None)
     if subs is None:
         return type(block).__name__
-    return (type(block).__name__, list(getattr(block, "block_trigger_inputs", [])), {k: structure(v) for k, v in subs.items()})
+    return (
+        type(block).__name__,
+        list(getattr(block, "block_trigger_inputs", [])),
+        {k: structure(v) for k, v in subs.items()},
+    )
 
 
 @pytest.mark.parametrize("ext", ["toml", "json"])
@@ -34,7 +37,9 @@ def test_round_trip_same_structure_and_results(tmp_path, ext):
 
 
 def test_file_records_provenance(tmp_path):
-    doc = json.loads(save_spec(compose(["example.number", "example.format"]), tmp_path / "p.json").read_text())
+    doc = json.loads(
+        save_spec(compose(["example.number", "example.format"]), tmp_path / "p.json").read_text()
+    )
     assert doc["provenance"]["example.number"] == {"distribution": "diffblocks-example", "version": "0.1.0"}
     assert doc["blocks"] == {"number": "example.number", "format": "example.format"}
 
@@ -45,7 +50,9 @@ def test_workflow_form(tmp_path):
     assert load_spec(path).init_pipeline()(value=1, output="text") == "result: 4"
 
 
-@pytest.mark.parametrize("target", ["os:system", "subprocess.run", "diffblocks_example.blocks:Add", "../evil"])
+@pytest.mark.parametrize(
+    "target", ["os:system", "subprocess.run", "diffblocks_example.blocks:Add", "../evil"]
+)
 def test_import_paths_are_never_loaded(tmp_path, target):
     path = tmp_path / "evil.json"
     path.write_text(json.dumps({"diffblocks_spec": 1, "blocks": {"x": target}}))
@@ -57,7 +64,9 @@ def test_import_paths_are_never_loaded(tmp_path, target):
 
 def test_block_not_installed_names_the_distribution(tmp_path):
     path = tmp_path / "p.toml"
-    path.write_text('diffblocks_spec = 1\n[blocks]\nsharpen = "acme.sharpen"\n[provenance."acme.sharpen"]\ndistribution = "acme-blocks"\nversion = "2.0"\n')
+    path.write_text(
+        'diffblocks_spec = 1\n[blocks]\nsharpen = "acme.sharpen"\n[provenance."acme.sharpen"]\ndistribution = "acme-blocks"\nversion = "2.0"\n'
+    )
     with pytest.raises(CompositionError) as info:
         load_spec(path)
     text = str(info.value)
@@ -74,15 +83,35 @@ def test_typo_gets_did_you_mean(tmp_path):
 @pytest.mark.parametrize(
     "text, ext, code, where",
     [
-        ('diffblocks_spec = 1\n[blocks\n', "toml", "syntax", "line 2"),
+        ("diffblocks_spec = 1\n[blocks\n", "toml", "syntax", "line 2"),
         ('{"diffblocks_spec": 1, "blocks": {', "json", "syntax", "line 1"),
-        ('{"diffblocks_spec": 1, "blocks": {"a": "example.add", "a": "example.add"}}', "json", "duplicate-key", ""),
+        (
+            '{"diffblocks_spec": 1, "blocks": {"a": "example.add", "a": "example.add"}}',
+            "json",
+            "duplicate-key",
+            "",
+        ),
         ('diffblocks_spec = 1\nblokcs = {a = "example.add"}\n', "toml", "unknown-key", "blokcs"),
         ('diffblocks_spec = 1\nblocks = ["example.add"]\n', "toml", "wrong-type", "blocks"),
         ('diffblocks_spec = 2\nblocks = {a = "example.add"}\n', "toml", "version", "diffblocks_spec"),
-        ('diffblocks_spec = 1\n[blocks.g]\ntype = "parallel"\nblocks = {a = "example.add"}\n', "toml", "wrong-value", "blocks.g.type"),
-        ('diffblocks_spec = 1\n[blocks.g]\ntype = "auto"\nblocks = {a = "example.add", b = "example.multiply"}\ntriggers = {a = "amount"}\n', "toml", "missing-trigger", "blocks.g.b"),
-        ('diffblocks_spec = 1\nblocks = {a = "example.add"}\n[components.unet]\npth = "x"\n', "toml", "unknown-key", "components.unet"),
+        (
+            'diffblocks_spec = 1\n[blocks.g]\ntype = "parallel"\nblocks = {a = "example.add"}\n',
+            "toml",
+            "wrong-value",
+            "blocks.g.type",
+        ),
+        (
+            'diffblocks_spec = 1\n[blocks.g]\ntype = "auto"\nblocks = {a = "example.add", b = "example.multiply"}\ntriggers = {a = "amount"}\n',
+            "toml",
+            "missing-trigger",
+            "blocks.g.b",
+        ),
+        (
+            'diffblocks_spec = 1\nblocks = {a = "example.add"}\n[components.unet]\npth = "x"\n',
+            "toml",
+            "unknown-key",
+            "components.unet",
+        ),
     ],
 )
 def test_malformed_files_get_code_location_and_fix(tmp_path, text, ext, code, where):

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 from blockfactory import leaf
-
 from diffblocks import BlockState, InputParam, OutputParam, PipelineState
 
 
@@ -78,7 +77,11 @@ def test_undeclared_attributes_are_dropped():
 
 
 def test_later_style_inputs_produced_upstream_are_read_from_intermediates():
-    block = leaf(inputs=[InputParam("latents")], outputs=[OutputParam("out")], fn=lambda bs: setattr(bs, "out", bs.latents * 2))
+    block = leaf(
+        inputs=[InputParam("latents")],
+        outputs=[OutputParam("out")],
+        fn=lambda bs: setattr(bs, "out", bs.latents * 2),
+    )
     state = PipelineState()
     state.set_intermediate("latents", 21)
     block(None, state)

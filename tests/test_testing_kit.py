@@ -2,10 +2,9 @@
 
 import types
 
+import diffblocks
 import pytest
 from blockfactory import leaf
-
-import diffblocks
 from diffblocks import InputParam, OutputParam, hookimpl
 from diffblocks.testing import BlockContractError, check_block, registered_plugin
 
@@ -17,7 +16,9 @@ def make_plugin():
 
     @hookimpl
     def register_blocks(registry):
-        registry.register("kit.block", leaf("KitBlock", outputs=[OutputParam("y")], fn=lambda bs: setattr(bs, "y", 7)))
+        registry.register(
+            "kit.block", leaf("KitBlock", outputs=[OutputParam("y")], fn=lambda bs: setattr(bs, "y", 7))
+        )
 
     mod.register_blocks = register_blocks
     return mod
@@ -59,7 +60,12 @@ def test_check_block_reports_every_problem():
 
 
 def test_check_block_runs_sample_inputs_and_checks_outputs():
-    ok = leaf("Ok", inputs=[InputParam("a", required=True)], outputs=[OutputParam("y")], fn=lambda bs: setattr(bs, "y", bs.a))
+    ok = leaf(
+        "Ok",
+        inputs=[InputParam("a", required=True)],
+        outputs=[OutputParam("y")],
+        fn=lambda bs: setattr(bs, "y", bs.a),
+    )
     assert check_block(ok, sample_inputs={"a": 1}, name="t.ok") is not None
     with pytest.raises(BlockContractError, match="required"):
         check_block(ok, sample_inputs={})

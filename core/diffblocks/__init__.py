@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ._aggregate import DefaultConflictWarning
 from ._blocks import ModularPipelineBlocks, PipelineBlock
-from ._dict import InsertableDict
 from ._compose import compose
+from ._dict import InsertableDict
 from ._errors import (
     BlockDefinitionError,
     BlockExecutionError,
@@ -22,9 +22,9 @@ from ._errors import (
     UnknownInputError,
 )
 from ._family import ModelFamily
+from ._manager import ComponentsManager
 from ._multi import AutoPipelineBlocks, LoopSequentialPipelineBlocks, SequentialPipelineBlocks
 from ._params import ComponentLoadError, ComponentSpec, ConfigSpec, InputParam, OutputParam
-from ._manager import ComponentsManager
 from ._pipeline import Components, ModularPipeline
 from ._progress import progress_bar
 from ._registry import (
@@ -55,6 +55,7 @@ def __getattr__(name: str) -> object:
 
         return getattr(_hookspecs, name)
     raise AttributeError(f"module 'diffblocks' has no attribute {name!r}")
+
 
 __all__ = [
     "AutoPipelineBlocks",

@@ -8,7 +8,8 @@ param objects at run time. Names are passed as constants, never spliced into sou
 from __future__ import annotations
 
 import keyword
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ._errors import MissingInputError, MissingOutputError
 from ._params import InputParam, OutputParam
@@ -119,7 +120,11 @@ def build_accessors(
         n = const(param.name)
         # an `inputs` name produced upstream lives in the intermediates (later diffusers style);
         # a caller's input is never written.
-        put += [f"  if {n} in inter:", f"   v = {read(param.name, n)}", f"   if v is not inter[{n}]: inter[{n}] = v"]
+        put += [
+            f"  if {n} in inter:",
+            f"   v = {read(param.name, n)}",
+            f"   if v is not inter[{n}]: inter[{n}] = v",
+        ]
     # Attribute reads sit in one try block: free when all are set; on a missing one the except
     # branch finds which declared output it was and names it.
     if len(put) == 3:
@@ -162,7 +167,7 @@ def build_loop_step(
     epoch: list[int],
     epoch_value: int,
     generic: Callable[..., Any],
-    fail: Callable[[BaseException, str, Any], Any],
+    fail: Callable[[BaseException, int, Any], Any],
 ) -> Callable[..., Any] | None:
     """A ``loop_step`` unrolled over the sub-blocks for one set of keyword names.
 
@@ -188,14 +193,19 @@ def build_loop_step(
     ]
     for i, (_, call) in enumerate(calls):
         consts[f"_f{i}"] = call
-        lines += [f"  k = {i}", f"  components, block_state = _f{i}(components, block_state{', ' if names else ''}{passed})"]
+        lines += [
+            f"  k = {i}",
+            f"  components, block_state = _f{i}(components, block_state{', ' if names else ''}{passed})",
+        ]
     lines += [" except Exception as exc:", "  _fail(exc, k, block_state)", " return components, block_state"]
     namespace: dict[str, Any] = {}
     exec("\n".join(lines), consts, namespace)  # noqa: S102
     return namespace["loop_step"]
 
 
-def build_sequential_run(calls: Sequence[Any], fail: Callable[[BaseException, int, Any], Any]) -> Callable[..., Any]:
+def build_sequential_run(
+    calls: Sequence[Any], fail: Callable[[BaseException, int, Any], Any]
+) -> Callable[..., Any]:
     """The body of a sequential run, unrolled: one direct call per sub-block, no loop."""
     consts: dict[str, Any] = {"_fail": fail}
     lines = ["def run(components, state):", " k = 0", " try:"]

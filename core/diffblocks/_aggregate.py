@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ._params import ComponentSpec, ConfigSpec, InputParam, OutputParam
 
@@ -121,12 +122,16 @@ def aggregate_sequential(
         intermediate_inputs=inter.result(),
         intermediate_outputs=outs,
         expected_components=_unique_by_name(
-            [*(head.loop_expected_components if head is not None else []),  # type: ignore[attr-defined]
-             *(c for _, b in blocks for c in b.expected_components)]
+            [
+                *(head.loop_expected_components if head is not None else []),  # type: ignore[attr-defined]
+                *(c for _, b in blocks for c in b.expected_components),
+            ]
         ),
         expected_configs=_unique_by_name(
-            [*(head.loop_expected_configs if head is not None else []),  # type: ignore[attr-defined]
-             *(c for _, b in blocks for c in b.expected_configs)]
+            [
+                *(head.loop_expected_configs if head is not None else []),  # type: ignore[attr-defined]
+                *(c for _, b in blocks for c in b.expected_configs),
+            ]
         ),
         trigger_inputs=_unique(t for _, b in blocks for t in b.trigger_inputs),
         always_outputs=always,

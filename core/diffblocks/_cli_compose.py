@@ -133,7 +133,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
     p = sub.add_parser("run", help="run a spec file or a registered block")
     p.add_argument("target", help="a spec file (.toml/.json) or a registered block name")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="an input; VALUE is JSON when it parses, else a string")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="an input; VALUE is JSON when it parses, else a string",
+    )
     p.add_argument("--seed", type=int, help="seed for the pipeline's generator")
     p.add_argument("--output", metavar="NAME", help="print this value (JSON when it serializes, else repr)")
     p.add_argument("--out", metavar="FILE", help="save the output: images as PNG, other values as JSON")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ._blocks import ModularPipelineBlocks
 from ._errors import BlockNotFoundError, CompositionError, DiffblocksError, NameConflictError, Problem
@@ -54,7 +55,11 @@ class _Builder:
             except BlockNotFoundError as exc:
                 provider = f" It is provided by {exc.provider}." if exc.provider else ""
                 hint = f" Did you mean {exc.close[0]!r}?" if exc.close else ""
-                self.problems.append(Problem("unknown-name", path, item, f"no block named {item!r} is registered.{hint}{provider}"))
+                self.problems.append(
+                    Problem(
+                        "unknown-name", path, item, f"no block named {item!r} is registered.{hint}{provider}"
+                    )
+                )
             except NameConflictError as exc:
                 self.problems.append(Problem("name-conflict", path, item, str(exc)))
             except DiffblocksError as exc:
@@ -62,7 +67,9 @@ class _Builder:
             return None
         if isinstance(item, (list, tuple, Mapping)):
             return self.sequence(item, path)
-        self.problems.append(Problem("bad-item", path, None, f"{item!r} is not a block name, block, list or dict"))
+        self.problems.append(
+            Problem("bad-item", path, None, f"{item!r} is not a block name, block, list or dict")
+        )
         return None
 
     def sequence(self, spec: Any, path: str) -> SequentialPipelineBlocks | None:
@@ -79,7 +86,14 @@ class _Builder:
         built: dict[str, ModularPipelineBlocks] = {}
         for key, item in pairs:
             if key in built:
-                self.problems.append(Problem("duplicate-key", f"{path}.{key}" if path else key, None, f"sub-block key {key!r} is used twice; rename one"))
+                self.problems.append(
+                    Problem(
+                        "duplicate-key",
+                        f"{path}.{key}" if path else key,
+                        None,
+                        f"sub-block key {key!r} is used twice; rename one",
+                    )
+                )
                 continue
             block = self.block(item, f"{path}.{key}" if path else key)
             if block is not None:
@@ -91,10 +105,12 @@ class _Builder:
         return seq
 
 
-def auto_blocks(blocks: Mapping[str, ModularPipelineBlocks], triggers: list[str | None]) -> AutoPipelineBlocks:
+def auto_blocks(
+    blocks: Mapping[str, ModularPipelineBlocks], triggers: list[str | None]
+) -> AutoPipelineBlocks:
     """An AutoPipelineBlocks built at run time from branches and their triggers."""
-    cls = type("ComposedAutoBlocks", (AutoPipelineBlocks,), {"block_trigger_inputs": list(triggers)})
-    auto = cls.from_blocks_dict(dict(blocks))
+    cls: Any = type("ComposedAutoBlocks", (AutoPipelineBlocks,), {"block_trigger_inputs": list(triggers)})
+    auto: AutoPipelineBlocks = cls.from_blocks_dict(dict(blocks))
     auto.__dict__["_composed"] = True
     return auto
 
@@ -103,7 +119,7 @@ def family_of(blocks: ModularPipelineBlocks) -> str | None:
     """The one model family every leaf with a ``model_name`` belongs to, else None."""
     names: set[str] = set()
     walk = getattr(blocks, "walk", None)
-    for _, block in ([("", blocks)] + list(walk() if walk else [])):
+    for _, block in [("", blocks)] + list(walk() if walk else []):
         if not hasattr(block, "sub_blocks") and block.model_name:
             names.add(block.model_name)
     if not names and blocks.model_name:
@@ -111,7 +127,9 @@ def family_of(blocks: ModularPipelineBlocks) -> str | None:
     return names.pop() if len(names) == 1 else None
 
 
-def compose(spec: ComposeSpec, *, registry: Registry | None = None, validate: bool = True) -> SequentialPipelineBlocks:
+def compose(
+    spec: ComposeSpec, *, registry: Registry | None = None, validate: bool = True
+) -> SequentialPipelineBlocks:
     """A SequentialPipelineBlocks from registered names, blocks, and nested lists or dicts.
 
     A single registered name of a multi-block (``"sd.text2img"``) returns that workflow.
@@ -125,10 +143,16 @@ def compose(spec: ComposeSpec, *, registry: Registry | None = None, validate: bo
             block = SequentialPipelineBlocks.from_blocks_dict({_key_for(spec, 0): block})
         result = block
     elif isinstance(spec, ModularPipelineBlocks):
-        result = spec if isinstance(spec, SequentialPipelineBlocks) else SequentialPipelineBlocks.from_blocks_dict({_key_for(spec, 0): spec})
+        result = (
+            spec
+            if isinstance(spec, SequentialPipelineBlocks)
+            else SequentialPipelineBlocks.from_blocks_dict({_key_for(spec, 0): spec})
+        )
     elif isinstance(spec, (list, tuple, Mapping)):
         if not spec:
-            builder.problems.append(Problem("empty", "", None, "nothing to compose: give at least one block name"))
+            builder.problems.append(
+                Problem("empty", "", None, "nothing to compose: give at least one block name")
+            )
         result = builder.sequence(spec, "")
     else:
         raise TypeError(f"compose() takes a name, a block, a list or a dict, not {type(spec).__name__}")

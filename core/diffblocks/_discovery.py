@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 HOOK_GROUP = "diffblocks"
 BLOCK_GROUP = "diffblocks.blocks"

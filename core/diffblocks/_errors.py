@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 class DiffblocksError(Exception):
@@ -151,7 +152,9 @@ class PluginError(DiffblocksError):
 class BlockNotFoundError(DiffblocksError, KeyError):
     """No block is registered under a name. The message lists close names and what exists."""
 
-    def __init__(self, name: str, close: Sequence[str], known: Sequence[str], provider: str | None = None) -> None:
+    def __init__(
+        self, name: str, close: Sequence[str], known: Sequence[str], provider: str | None = None
+    ) -> None:
         super().__init__(name)
         self.name, self.close, self.known, self.provider = name, list(close), sorted(known), provider
 
@@ -181,7 +184,7 @@ class NameConflictError(DiffblocksError, LookupError):
         )
 
 
-class BlockImportError(DiffblocksError, ImportError):
+class BlockImportError(DiffblocksError, RuntimeError):
     """The target behind a lazily registered block could not be imported."""
 
     def __init__(self, name: str, target: str, distribution: str | None, original: BaseException) -> None:

@@ -38,7 +38,11 @@ def _id(name: str) -> str:
 
 def render(flow: DataFlow, fmt: str = "mermaid") -> str:
     if fmt == "dot":
-        lines = ["digraph pipeline {", "  rankdir=LR;", f'  {_id(INPUTS)} [label="pipeline inputs", shape=box];']
+        lines = [
+            "digraph pipeline {",
+            "  rankdir=LR;",
+            f'  {_id(INPUTS)} [label="pipeline inputs", shape=box];',
+        ]
         for node, cls, cond in flow.nodes:
             style = ", style=dashed" if cond else ""
             lines.append(f'  {_id(node)} [label="{node}\\n({cls})"{style}];')

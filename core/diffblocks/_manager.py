@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 
 class ComponentsManager:
@@ -25,7 +26,9 @@ class ComponentsManager:
         try:
             return self._components[name]
         except KeyError:
-            raise KeyError(f"no component {name!r} in this manager; it holds: {', '.join(self._components) or '(none)'}") from None
+            raise KeyError(
+                f"no component {name!r} in this manager; it holds: {', '.join(self._components) or '(none)'}"
+            ) from None
 
     def remove(self, name: str) -> None:
         self._components.pop(name, None)

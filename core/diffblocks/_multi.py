@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from ._aggregate import Declarations, aggregate_auto, aggregate_sequential
 from ._access import build_accessors, build_loop_step, build_sequential_run
+from ._aggregate import Declarations, aggregate_auto, aggregate_sequential
 from ._blocks import ModularPipelineBlocks
 from ._dict import _EPOCH, InsertableDict, bump_epoch, pairs, structure_epoch
 from ._errors import BlockDefinitionError, BlockExecutionError, DiffblocksError
@@ -26,8 +27,7 @@ def as_block(name: Any, value: Any) -> ModularPipelineBlocks:
     if isinstance(value, ModularPipelineBlocks):
         return value
     raise BlockDefinitionError(
-        f"sub-block {name!r} is {value!r}, not a block: give a ModularPipelineBlocks subclass or "
-        f"instance"
+        f"sub-block {name!r} is {value!r}, not a block: give a ModularPipelineBlocks subclass or instance"
     )
 
 
@@ -41,13 +41,14 @@ class SubBlocks(InsertableDict[str, ModularPipelineBlocks]):
         super().insert(key, as_block(key, value), index)
 
 
-def annotate(exc: BaseException, name: str, block: Any, state: Any) -> DiffblocksError:
-    """Add a sub-block's name to an error travelling up, wrapping foreign exceptions once.
-
-    It also writes back what a failing loop had finished, so the caller keeps it on ``.state``.
+def annotate(exc: BaseException, name: str | None, block: Any, state: Any) -> DiffblocksError:
+    """Add a sub-block's name (None at the top) to an error travelling up, wrapping foreign
+    exceptions once. It also writes back what a failing loop had finished, so the caller keeps it
+    on ``.state``.
     """
     err = exc if isinstance(exc, DiffblocksError) else BlockExecutionError(type(block).__name__, exc)
-    err._prepend(name)
+    if name is not None:
+        err._prepend(name)
     if isinstance(state, PipelineState):
         if err._pending_salvage is not None:
             loop, block_state = err._pending_salvage
@@ -328,7 +329,9 @@ class LoopSequentialPipelineBlocks(_MultiBlocks):
             self.loop_step = fast  # type: ignore[method-assign]
         return self._generic_step(components, block_state, **kwargs)
 
-    def _generic_step(self, components: Any, block_state: BlockState, **kwargs: Any) -> tuple[Any, BlockState]:
+    def _generic_step(
+        self, components: Any, block_state: BlockState, **kwargs: Any
+    ) -> tuple[Any, BlockState]:
         self._accessors()
         assert self._cache is not None
         for index, (_, call) in enumerate(self._cache[3][2]):

@@ -95,8 +95,7 @@ class ComponentSpec:
             return cls(**cfg)
         except Exception as exc:
             raise ComponentLoadError(
-                f"component {self.name!r}: could not create {type_hint_name(cls)} from config "
-                f"{cfg!r}: {exc}"
+                f"component {self.name!r}: could not create {type_hint_name(cls)} from config {cfg!r}: {exc}"
             ) from exc
 
     def load(self, repo: str | os.PathLike[str] | None = None, **kwargs: Any) -> Any:
@@ -128,9 +127,7 @@ class ComponentSpec:
         sub = opts.get("subfolder")
         folder = os.path.join(where, sub) if sub else where
         if not os.path.isdir(folder):
-            raise ComponentLoadError(
-                f"component {self.name!r}: folder {os.fspath(folder)!r} does not exist"
-            )
+            raise ComponentLoadError(f"component {self.name!r}: folder {os.fspath(folder)!r} does not exist")
         try:
             return cls.from_pretrained(os.fspath(where), local_files_only=True, **opts)
         except TypeError:
@@ -148,7 +145,9 @@ class ComponentSpec:
             try:
                 cls = getattr(importlib.import_module(module), attr)
             except (ImportError, AttributeError) as exc:
-                raise ComponentLoadError(f"component {self.name!r}: cannot import {self.type_hint!r}: {exc}") from exc
+                raise ComponentLoadError(
+                    f"component {self.name!r}: cannot import {self.type_hint!r}: {exc}"
+                ) from exc
         if cls is None or isinstance(cls, str):
             raise ComponentLoadError(
                 f"component {self.name!r} has no importable type_hint ({cls!r}); give the class or 'module:Class'"

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import difflib
 import os
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from ._blocks import ModularPipelineBlocks
 from ._dict import structure_epoch
 from ._errors import (
-    BlockExecutionError,
-    DiffblocksError,
     MissingComponentError,
     MissingInputError,
     UnknownInputError,
 )
+from ._multi import annotate
 from ._params import ComponentLoadError, ComponentSpec, ConfigSpec
 from ._render import render_doc
 from ._state import PipelineState
@@ -73,7 +73,9 @@ class Components:
         return list(self._values.items())
 
     def __repr__(self) -> str:
-        rows = [f"  {n}: {type(v).__name__ if v is not None else 'not loaded'}" for n, v in self._values.items()]
+        rows = [
+            f"  {n}: {type(v).__name__ if v is not None else 'not loaded'}" for n, v in self._values.items()
+        ]
         rows += [f"  {n} = {v!r}" for n, v in self._configs.items()]
         return "Components(\n" + "\n".join(rows) + "\n)" if rows else "Components()"
 
@@ -155,11 +157,17 @@ class ModularPipeline:
         loader = _plugin_loader(spec)
         path = how.get("path")
         opts = {k: v for k, v in opts.items() if v is not None}
-        self.components._values[name] = loader(spec, path, **opts) if loader is not None else spec.load(path, **opts)
+        self.components._values[name] = (
+            loader(spec, path, **opts) if loader is not None else spec.load(path, **opts)
+        )
 
     def load_default_components(self, **kwargs: Any) -> None:
         """Load every component that is still empty and whose spec says where it lives."""
-        names = [n for n, spec in self.components._specs.items() if self.components._values.get(n) is None and spec.repo is not None]
+        names = [
+            n
+            for n, spec in self.components._specs.items()
+            if self.components._values.get(n) is None and spec.repo is not None
+        ]
         for name in names:
             spec = self.components._specs[name]
             loader = _plugin_loader(spec)
@@ -181,7 +189,11 @@ class ModularPipeline:
         unknown = [k for k in kwargs if k not in comps]
         if unknown:
             known = [*comps._values, *comps._configs]
-            hints = [f"{k!r}" + (f" (did you mean {did_you_mean(k, known)[0]!r}?)" if did_you_mean(k, known) else "") for k in unknown]
+            hints = [
+                f"{k!r}"
+                + (f" (did you mean {did_you_mean(k, known)[0]!r}?)" if did_you_mean(k, known) else "")
+                for k in unknown
+            ]
             raise ComponentLoadError(
                 f"update_components got unknown name(s) {', '.join(hints)}; this pipeline's "
                 f"components and configs are: {', '.join(known) or '(none)'}"
@@ -209,7 +221,15 @@ class ModularPipeline:
         wanted = list(names) if names is not None else None
         if wanted is None:
             listed = _model_index_names(path) if path is not None else None
-            wanted = [n for n in specs if (n in listed if listed is not None else specs[n].default_creation_method == "from_pretrained")]
+            wanted = [
+                n
+                for n in specs
+                if (
+                    n in listed
+                    if listed is not None
+                    else specs[n].default_creation_method == "from_pretrained"
+                )
+            ]
         loaded: dict[str, Any] = {}
         for name in wanted:
             if name not in specs:
@@ -262,7 +282,9 @@ class ModularPipeline:
             self._plans[present] = report
         return report
 
-    def __call__(self, state: PipelineState | None = None, output: str | list[str] | None = None, **kwargs: Any) -> Any:
+    def __call__(
+        self, state: PipelineState | None = None, output: str | list[str] | None = None, **kwargs: Any
+    ) -> Any:
         if output is not None and not isinstance(output, (str, list, tuple)):
             raise TypeError(f"output must be None, a name or a list of names, not {type(output).__name__}")
         if state is None:
@@ -274,7 +296,7 @@ class ModularPipeline:
             kwargs = {**self.default_inputs, **kwargs}
         unknown = [k for k in kwargs if k not in accepted]
         if unknown:
-            raise UnknownInputError([(k, did_you_mean(k, accepted)) for k in unknown], accepted)
+            raise UnknownInputError([(k, did_you_mean(k, accepted)) for k in unknown], sorted(accepted))
         blocks = self.blocks
         for p in blocks.inputs:
             name = p.name
@@ -309,16 +331,10 @@ class ModularPipeline:
             raise MissingComponentError(absent)
         try:
             blocks(self.components, state)
-        except DiffblocksError as err:
-            if err._pending_salvage is not None:
-                loop, block_state = err._pending_salvage
-                loop._salvage(state, block_state)
-                err._pending_salvage = None
-            err.state = state
-            raise
         except Exception as exc:
-            err = BlockExecutionError(type(blocks).__name__, exc)
-            err.state = state
+            err = annotate(exc, None, blocks, state)
+            if err is exc:
+                raise
             raise err from exc
         if output is None:
             return state

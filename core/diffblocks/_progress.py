@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Iterable, Iterator, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -12,7 +13,9 @@ T = TypeVar("T")
 config: dict[str, Any] = {"disable": None}
 
 
-def progress_bar(iterable: Iterable[T], *, total: int | None = None, desc: str | None = None, disable: bool | None = None) -> Iterator[T]:
+def progress_bar(
+    iterable: Iterable[T], *, total: int | None = None, desc: str | None = None, disable: bool | None = None
+) -> Iterator[T]:
     """Wrap ``iterable`` in a tqdm bar when stderr is a terminal and bars are not disabled."""
     if disable is None:
         disable = config["disable"]

@@ -7,9 +7,10 @@ import importlib
 import re
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ._discovery import PluginInfo, incompatibility, plugin_filter, scan, strict_mode
 from ._errors import BlockImportError, BlockNotFoundError, NameConflictError, PluginError
@@ -118,7 +119,9 @@ def _describe(block: Any) -> str:
 def _check_block_object(name: str, block: Any) -> None:
     from ._blocks import ModularPipelineBlocks
 
-    ok = isinstance(block, ModularPipelineBlocks) or (isinstance(block, type) and issubclass(block, ModularPipelineBlocks))
+    ok = isinstance(block, ModularPipelineBlocks) or (
+        isinstance(block, type) and issubclass(block, ModularPipelineBlocks)
+    )
     if not ok:
         raise TypeError(f"block {name!r}: {block!r} is not a ModularPipelineBlocks class or instance")
 
@@ -198,10 +201,20 @@ class Registry:
         blocks = BlockRegistrar(info.distribution, info.version)
         families = FamilyRegistrar(info.distribution, info.version)
         loaders = ComponentLoaderRegistrar()
-        args = {"register_blocks": blocks, "register_families": families, "register_component_loaders": loaders}
+        args = {
+            "register_blocks": blocks,
+            "register_families": families,
+            "register_component_loaders": loaders,
+        }
         try:
             for ep_name, target in info.hooks:
-                obj = objects.pop(0) if objects else import_target(target) if ":" in target else importlib.import_module(target)
+                obj = (
+                    objects.pop(0)
+                    if objects
+                    else import_target(target)
+                    if ":" in target
+                    else importlib.import_module(target)
+                )
                 pm.register(obj, name=f"{info.distribution}:{ep_name}:{id(obj)}")
                 registered.append(obj)
                 for caller in pm.get_hookcallers(obj) or []:
@@ -261,7 +274,11 @@ class Registry:
     def unregister(self, name: str, distribution: str | None = None) -> None:
         """Remove the claims on ``name`` (only ``distribution``'s, if given)."""
         self._load_hooks()
-        claims = [c for c in self._claims.get(name, []) if distribution is not None and c.distribution != distribution]
+        claims = [
+            c
+            for c in self._claims.get(name, [])
+            if distribution is not None and c.distribution != distribution
+        ]
         if claims:
             self._claims[name] = claims
             self._mark_conflicts(name)

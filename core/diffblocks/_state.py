@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 
 class PipelineState:
@@ -132,9 +133,11 @@ def format_value(value: Any) -> str:
         inner = ", ".join(format_value(v) for v in value[:3])
         return f"{type(value).__name__}[{len(value)}]({inner}, ...)"
     if isinstance(value, (list, tuple)):
-        return f"{type(value).__name__}({', '.join(format_value(v) for v in value)})" if any(
-            getattr(v, "shape", None) is not None for v in value
-        ) else repr(value)
+        return (
+            f"{type(value).__name__}({', '.join(format_value(v) for v in value)})"
+            if any(getattr(v, "shape", None) is not None for v in value)
+            else repr(value)
+        )
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 

@@ -57,25 +57,35 @@ def validate(blocks: ModularPipelineBlocks) -> ValidationReport:
     # output shadowing and type conflicts, walking the data flow in run order
     last_producer: dict[str, tuple[str, Any, bool]] = {}  # name -> (path, hint, read since)
     for path, block, always in leaves:
-        reads: dict[str, InputParam] = {p.name: p for p in [*block.inputs, *block.intermediate_inputs] if p.name}
+        reads: dict[str, InputParam] = {
+            p.name: p for p in [*block.inputs, *block.intermediate_inputs] if p.name
+        }
         for name, param in reads.items():
             if name in last_producer:
                 ppath, hint, _ = last_producer[name]
                 last_producer[name] = (ppath, hint, True)
                 if not _compatible(hint, param.type_hint):
-                    problems.append(Problem(
-                        "type-conflict", path, name,
-                        f"{ppath!r} produces {name!r} as {type_hint_name(hint)} but this block expects "
-                        f"{type_hint_name(param.type_hint)}; convert it in between or fix one declaration.",
-                    ))
+                    problems.append(
+                        Problem(
+                            "type-conflict",
+                            path,
+                            name,
+                            f"{ppath!r} produces {name!r} as {type_hint_name(hint)} but this block expects "
+                            f"{type_hint_name(param.type_hint)}; convert it in between or fix one declaration.",
+                        )
+                    )
         for out in block.intermediate_outputs:
             previous = last_producer.get(out.name)
             if previous is not None and not previous[2] and out.name not in reads and always:
-                problems.append(Problem(
-                    "shadowed-output", path, out.name,
-                    f"overwrites {out.name!r} from {previous[0]!r} before any block reads it; rename one "
-                    f"output or remove the earlier block.",
-                ))
+                problems.append(
+                    Problem(
+                        "shadowed-output",
+                        path,
+                        out.name,
+                        f"overwrites {out.name!r} from {previous[0]!r} before any block reads it; rename one "
+                        f"output or remove the earlier block.",
+                    )
+                )
             last_producer[out.name] = (path, out.type_hint, False)
     # auto blocks whose triggers can never or will always fire
     accepted = set(blocks.input_names)
@@ -91,23 +101,33 @@ def validate(blocks: ModularPipelineBlocks) -> ValidationReport:
                 continue
             where = f"{path}.{name}" if path else name
             if trigger not in accepted and trigger not in produced:
-                problems.append(Problem(
-                    "unreachable-branch", where, trigger,
-                    f"trigger {trigger!r} is neither a pipeline input nor produced by a block, so this "
-                    f"branch can never run; declare {trigger!r} as an input of some block.",
-                ))
+                problems.append(
+                    Problem(
+                        "unreachable-branch",
+                        where,
+                        trigger,
+                        f"trigger {trigger!r} is neither a pipeline input nor produced by a block, so this "
+                        f"branch can never run; declare {trigger!r} as an input of some block.",
+                    )
+                )
             elif defaults.get(trigger) is not None:
-                problems.append(Problem(
-                    "trigger-has-default", where, trigger,
-                    f"trigger {trigger!r} has default {defaults[trigger]!r}, so this branch always runs; "
-                    f"remove the default from the input declaration.",
-                ))
+                problems.append(
+                    Problem(
+                        "trigger-has-default",
+                        where,
+                        trigger,
+                        f"trigger {trigger!r} has default {defaults[trigger]!r}, so this branch always runs; "
+                        f"remove the default from the input declaration.",
+                    )
+                )
     if problems:
         raise CompositionError(problems)
     params = [*blocks.inputs, *blocks.intermediate_inputs]
     return ValidationReport(
         pipeline_inputs=list(dict.fromkeys(p.name for p in params if p.name)),
-        required_inputs=list(dict.fromkeys(p.name for p in params if p.name and p.required and p.default is None)),
+        required_inputs=list(
+            dict.fromkeys(p.name for p in params if p.name and p.required and p.default is None)
+        ),
         outputs=[o.name for o in blocks.intermediate_outputs],
     )
 

@@ -7,7 +7,8 @@ import json
 import os
 import subprocess
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ._errors import DiffblocksError
 
@@ -55,7 +56,9 @@ def cmd_blocks_show(args: argparse.Namespace) -> int:
     reg = _registry()
     entry = reg.resolve(args.name)
     block = reg.get_block(args.name)
-    print(f"{args.name}  (provided by {entry.distribution} {entry.version or ''}; target {entry.target})".rstrip())
+    print(
+        f"{args.name}  (provided by {entry.distribution} {entry.version or ''}; target {entry.target})".rstrip()
+    )
     print()
     print(block.doc)
     return 0
@@ -99,23 +102,37 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         targets = [t for _, t in info.hooks] + [t for _, t in info.blocks]
         proc = subprocess.run(
             [sys.executable, "-c", _DOCTOR_PROBE, json.dumps(targets)],
-            capture_output=True, text=True, timeout=300, env={**os.environ, "DIFFBLOCKS_PLUGINS": ""},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "DIFFBLOCKS_PLUGINS": ""},
         )
         try:
             report = json.loads(proc.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
-            report = {"results": [{"target": "*", "seconds": 0.0, "error": (proc.stderr.strip().splitlines() or ["crashed"])[-1]}], "torch": False}
+            report = {
+                "results": [
+                    {
+                        "target": "*",
+                        "seconds": 0.0,
+                        "error": (proc.stderr.strip().splitlines() or ["crashed"])[-1],
+                    }
+                ],
+                "torch": False,
+            }
         errors = [f"{r['target']}: {r['error']}" for r in report["results"] if r["error"]]
         problems += bool(errors)
         status = statuses.get(info.distribution)
-        rows.append({
-            "distribution": info.distribution,
-            "version": info.version,
-            "status": status.status if status else "?",
-            "import_ms": f"{sum(r['seconds'] for r in report['results']) * 1000:.1f}",
-            "imports_torch": "yes" if report["torch"] else "no",
-            "problems": "; ".join(errors) or (status.error if status and status.error else ""),
-        })
+        rows.append(
+            {
+                "distribution": info.distribution,
+                "version": info.version,
+                "status": status.status if status else "?",
+                "import_ms": f"{sum(r['seconds'] for r in report['results']) * 1000:.1f}",
+                "imports_torch": "yes" if report["torch"] else "no",
+                "problems": "; ".join(errors) or (status.error if status and status.error else ""),
+            }
+        )
     if args.json:
         print(json.dumps({"plugins": rows, "conflicts": conflicts}, indent=2))
         return 0
@@ -132,11 +149,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="diffblocks", description="Compose diffusion pipelines from blocks.")
+    parser = argparse.ArgumentParser(
+        prog="diffblocks", description="Compose diffusion pipelines from blocks."
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    plugins = sub.add_parser("plugins", help="installed plugin distributions").add_subparsers(dest="action", required=True)
+    plugins = sub.add_parser("plugins", help="installed plugin distributions").add_subparsers(
+        dest="action", required=True
+    )
     p = plugins.add_parser("list", help="list plugins and their status")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_plugins_list)

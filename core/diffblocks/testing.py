@@ -11,8 +11,9 @@ Helpers:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,13 @@ from ._discovery import ENV_STRICT
 from ._params import ComponentSpec, ConfigSpec, InputParam, OutputParam
 from ._registry import NAME_RE, Registry, get_registry, use_registry
 
-__all__ = ["BlockContractError", "check_block", "diffblocks_registry", "registered_plugin", "write_distribution"]
+__all__ = [
+    "BlockContractError",
+    "check_block",
+    "diffblocks_registry",
+    "registered_plugin",
+    "write_distribution",
+]
 
 
 class BlockContractError(AssertionError):
@@ -37,7 +44,9 @@ def diffblocks_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[Registry]:
 
 
 @contextmanager
-def registered_plugin(plugin: Any, name: str = "test-plugin", registry: Registry | None = None) -> Iterator[Any]:
+def registered_plugin(
+    plugin: Any, name: str = "test-plugin", registry: Registry | None = None
+) -> Iterator[Any]:
     """Register ``plugin`` (a module or object with ``@hookimpl`` functions) inside the block."""
     reg = registry if registry is not None else get_registry()
     info = reg.add_plugin(plugin, name=name)
@@ -48,7 +57,10 @@ def registered_plugin(plugin: Any, name: str = "test-plugin", registry: Registry
 
 
 def check_block(
-    block: Any, sample_inputs: dict[str, Any] | None = None, name: str | None = None, components: dict[str, Any] | None = None
+    block: Any,
+    sample_inputs: dict[str, Any] | None = None,
+    name: str | None = None,
+    components: dict[str, Any] | None = None,
 ) -> ModularPipelineBlocks:
     """Check a block (class or instance) against the contract; returns the instance.
 
@@ -136,7 +148,7 @@ def write_distribution(
     root = Path(folder)
     info = root / f"{name.replace('-', '_')}-{version}.dist-info"
     info.mkdir(parents=True, exist_ok=True)
-    meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     if requires:
         meta.append(f"Requires-Dist: {requires}")
     (info / "METADATA").write_text("\n".join(meta) + "\n")

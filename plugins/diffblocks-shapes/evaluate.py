@@ -30,7 +30,6 @@ def main() -> int:
     args = parser.parse_args()
 
     import numpy as np
-
     from diffblocks import get_block
     from diffblocks_shapes.data import COLOURS, SHAPES
     from diffblocks_shapes.quality import contact_sheet, score

@@ -33,7 +33,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--max-minutes", type=float, default=8.0)
-    parser.add_argument("--cond-drop", type=float, default=0.1, help="fraction of empty captions (for guidance)")
+    parser.add_argument(
+        "--cond-drop", type=float, default=0.1, help="fraction of empty captions (for guidance)"
+    )
     args = parser.parse_args()
 
     from diffusers import DDPMScheduler, DPMSolverMultistepScheduler
@@ -47,8 +49,18 @@ def main() -> int:
     params = list(unet.parameters()) + list(encoder.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
     warmup = 300
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps)))
-    noise_sched = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="epsilon", clip_sample=True)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt,
+        lambda s: (
+            min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps))
+        ),
+    )
+    noise_sched = DDPMScheduler(
+        num_train_timesteps=1000,
+        beta_schedule="squaredcos_cap_v2",
+        prediction_type="epsilon",
+        clip_sample=True,
+    )
     alphas = noise_sched.alphas_cumprod.to(device)
     use_amp = device.type == "cuda"
     start, step, log = time.time(), 0, []
@@ -86,14 +98,29 @@ def main() -> int:
     ema_encoder.to("cpu", torch.float32).save_pretrained(out / "text_encoder")
     # Pixel-space sampling: threshold x0 to the data range. Without it, DPM-Solver's first x0 estimate
     # under the cosine schedule (alpha ~ 0 at t=999) explodes into saturated noise.
-    DPMSolverMultistepScheduler.from_config(noise_sched.config, thresholding=True, sample_max_value=1.0).save_pretrained(out / "scheduler")
-    (out / "model_index.json").write_text(json.dumps({
-        "_class_name": "ShapesPipeline", "_diffblocks_family": "shapes",
-        "unet": ["diffusers", "UNet2DConditionModel"], "text_encoder": ["diffblocks_shapes.model", "CaptionEncoder"],
-        "scheduler": ["diffusers", "DPMSolverMultistepScheduler"],
-        "training": {"steps": step, "batch": args.batch, "lr": args.lr, "seed": args.seed, "final_loss": log[-1]["loss"] if log else None,
-                     "captions": [caption(c, s) for c in COLOURS for s in SHAPES]},
-    }, indent=2))
+    DPMSolverMultistepScheduler.from_config(
+        noise_sched.config, thresholding=True, sample_max_value=1.0
+    ).save_pretrained(out / "scheduler")
+    (out / "model_index.json").write_text(
+        json.dumps(
+            {
+                "_class_name": "ShapesPipeline",
+                "_diffblocks_family": "shapes",
+                "unet": ["diffusers", "UNet2DConditionModel"],
+                "text_encoder": ["diffblocks_shapes.model", "CaptionEncoder"],
+                "scheduler": ["diffusers", "DPMSolverMultistepScheduler"],
+                "training": {
+                    "steps": step,
+                    "batch": args.batch,
+                    "lr": args.lr,
+                    "seed": args.seed,
+                    "final_loss": log[-1]["loss"] if log else None,
+                    "captions": [caption(c, s) for c in COLOURS for s in SHAPES],
+                },
+            },
+            indent=2,
+        )
+    )
     print(f"saved to {out} after {step} steps in {time.time() - start:.0f}s", flush=True)
     return 0
 

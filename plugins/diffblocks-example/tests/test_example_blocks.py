@@ -1,7 +1,6 @@
 """diffblocks-example, tested with the diffblocks test kit."""
 
 import pytest
-
 from diffblocks import get_block
 from diffblocks.testing import check_block, registered_plugin
 from diffblocks_example import blocks, plugin

@@ -7,7 +7,6 @@ import json
 import pytest
 import torch
 from conftest import fresh_scheduler
-
 from diffblocks import ComponentsManager, MissingComponentError, get_block
 
 
@@ -15,14 +14,26 @@ def save_folder(components, folder):
     index = {"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.42.1"}
     for name in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):
         components[name].save_pretrained(folder / name)
-        index[name] = ["diffusers" if name in ("unet", "vae", "scheduler") else "transformers", type(components[name]).__name__]
+        index[name] = [
+            "diffusers" if name in ("unet", "vae", "scheduler") else "transformers",
+            type(components[name]).__name__,
+        ]
     index["safety_checker"] = [None, None]
     (folder / "model_index.json").write_text(json.dumps(index))
 
 
 def run(pipe, **kw):
-    return pipe(prompt="a cat", num_inference_steps=2, height=32, width=32, generator=torch.Generator().manual_seed(0),
-                output_type="np", show_progress=False, output="images", **kw)
+    return pipe(
+        prompt="a cat",
+        num_inference_steps=2,
+        height=32,
+        width=32,
+        generator=torch.Generator().manual_seed(0),
+        output_type="np",
+        show_progress=False,
+        output="images",
+        **kw,
+    )
 
 
 def test_load_components_from_a_saved_folder_gives_the_same_images(components, tmp_path):
@@ -43,7 +54,9 @@ def test_swapping_the_scheduler_changes_the_result(components):
     pipe = get_block("sd.text2img").init_pipeline()
     pipe.update_components(**components)
     ddim = run(pipe)
-    pipe.update_components(scheduler=diffusers.EulerDiscreteScheduler.from_config(components["scheduler"].config))
+    pipe.update_components(
+        scheduler=diffusers.EulerDiscreteScheduler.from_config(components["scheduler"].config)
+    )
     euler = run(pipe)
     assert isinstance(pipe.scheduler, diffusers.EulerDiscreteScheduler)
     assert abs(ddim - euler).max() > 1e-3
@@ -81,8 +94,16 @@ def test_callback_sees_each_step_and_can_replace_latents(components):
         if i == 1:
             return {"latents": torch.zeros_like(values["latents"])}
 
-    latents = pipe(prompt="a cat", num_inference_steps=2, height=32, width=32, output_type="latent",
-                   callback_on_step_end=callback, show_progress=False, output="images")
+    latents = pipe(
+        prompt="a cat",
+        num_inference_steps=2,
+        height=32,
+        width=32,
+        output_type="latent",
+        callback_on_step_end=callback,
+        show_progress=False,
+        output="images",
+    )
     assert [i for i, _ in seen] == [0, 1]
     assert torch.count_nonzero(latents) == 0
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 from conftest import fresh_scheduler, make_components
-
 from diffblocks import get_block
 
 SCHEDULERS = ["DDIMScheduler", "EulerDiscreteScheduler"]
@@ -16,14 +15,25 @@ TOL = 1e-4
 def ours(name, comps, **kwargs):
     pipe = get_block(name).init_pipeline()
     pipe.update_components(**{**comps, "scheduler": fresh_scheduler(comps["scheduler"])})
-    return pipe(**kwargs, generator=torch.Generator().manual_seed(0), output_type="np", show_progress=False, output="images")
+    return pipe(
+        **kwargs,
+        generator=torch.Generator().manual_seed(0),
+        output_type="np",
+        show_progress=False,
+        output="images",
+    )
 
 
 def theirs(cls_name, comps, **kwargs):
     import diffusers
 
     cls = getattr(diffusers, cls_name)
-    pipe = cls(**{**comps, "scheduler": fresh_scheduler(comps["scheduler"])}, safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe = cls(
+        **{**comps, "scheduler": fresh_scheduler(comps["scheduler"])},
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
     pipe.set_progress_bar_config(disable=True)
     return pipe(**kwargs, generator=torch.Generator().manual_seed(0), output_type="np").images
 
@@ -42,12 +52,15 @@ def test_text2img_matches_stable_diffusion_pipeline(tokenizer_dir, scheduler):
     assert_close(ours("sd.text2img", comps, **kw), theirs("StableDiffusionPipeline", comps, **kw))
 
 
-@pytest.mark.parametrize("extra", [
-    dict(negative_prompt="a dog", num_images_per_prompt=2),
-    dict(guidance_rescale=0.7),
-    dict(guidance_scale=1.0),
-    dict(prompt=["a cat", "cat cat"], eta=0.5),
-])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        dict(negative_prompt="a dog", num_images_per_prompt=2),
+        dict(guidance_rescale=0.7),
+        dict(guidance_scale=1.0),
+        dict(prompt=["a cat", "cat cat"], eta=0.5),
+    ],
+)
 def test_text2img_options_match(tokenizer_dir, extra):
     comps = make_components(tokenizer_dir)
     kw = {**dict(prompt="a cat", num_inference_steps=2, guidance_scale=5.0, height=32, width=32), **extra}
@@ -65,13 +78,29 @@ def test_img2img_matches(tokenizer_dir, scheduler, images):
 @pytest.mark.parametrize("channels", [4, 9])
 def test_inpaint_matches(tokenizer_dir, scheduler, channels, images):
     comps = make_components(tokenizer_dir, unet_in_channels=channels, scheduler_cls=scheduler)
-    kw = dict(prompt="a cat", image=images[0], mask_image=images[1], num_inference_steps=3, guidance_scale=6.0, height=32, width=32)
+    kw = dict(
+        prompt="a cat",
+        image=images[0],
+        mask_image=images[1],
+        num_inference_steps=3,
+        guidance_scale=6.0,
+        height=32,
+        width=32,
+    )
     assert_close(ours("sd.inpaint", comps, **kw), theirs("StableDiffusionInpaintPipeline", comps, **kw))
 
 
 def test_inpaint_with_strength_matches(tokenizer_dir, images):
     comps = make_components(tokenizer_dir)
-    kw = dict(prompt="a cat", image=images[0], mask_image=images[1], strength=0.6, num_inference_steps=4, height=32, width=32)
+    kw = dict(
+        prompt="a cat",
+        image=images[0],
+        mask_image=images[1],
+        strength=0.6,
+        num_inference_steps=4,
+        height=32,
+        width=32,
+    )
     assert_close(ours("sd.inpaint", comps, **kw), theirs("StableDiffusionInpaintPipeline", comps, **kw))
 
 
@@ -79,7 +108,9 @@ def test_auto_picks_the_workflow_by_inputs(tokenizer_dir, images):
     comps = make_components(tokenizer_dir)
     base = dict(prompt="a cat", num_inference_steps=2, height=32, width=32)
     assert_close(ours("sd.auto", comps, **base), ours("sd.text2img", comps, **base))
-    assert_close(ours("sd.auto", comps, **base, image=images[0]), ours("sd.img2img", comps, **base, image=images[0]))
+    assert_close(
+        ours("sd.auto", comps, **base, image=images[0]), ours("sd.img2img", comps, **base, image=images[0])
+    )
     both = dict(**base, image=images[0], mask_image=images[1])
     assert_close(ours("sd.auto", comps, **both), ours("sd.inpaint", comps, **both))
     auto = get_block("sd.auto")

@@ -6,16 +6,19 @@ import subprocess
 import sys
 
 import numpy as np
-from PIL import Image
-
 from diffblocks_shapes.quality import classify
+from PIL import Image
 
 
 def test_run_writes_the_requested_picture(tmp_path):
     exe = shutil.which("diffblocks", path=os.path.dirname(sys.executable))
     out = tmp_path / "red.png"
-    proc = subprocess.run([exe, "run", "shapes.text2img", "--set", "prompt=a red circle", "--seed", "0", "--out", str(out)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [exe, "run", "shapes.text2img", "--set", "prompt=a red circle", "--seed", "0", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert f"wrote images to {out}" in proc.stderr
     image = np.asarray(Image.open(out).convert("RGB"))

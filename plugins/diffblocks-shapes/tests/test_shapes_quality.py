@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from diffblocks import get_block
 from diffblocks_shapes.data import COLOURS, SHAPES, render
 from diffblocks_shapes.quality import classify, score
@@ -40,7 +39,13 @@ def test_classifier_sees_nothing_in_a_blank_picture():
 def test_full_prompt_grid_two_seeds_meets_the_targets(pipe):
     images, prompts = [], []
     for seed in (0, 1):
-        arrays = pipe(prompt=PROMPTS, generator=torch.Generator().manual_seed(seed), output_type="np", show_progress=False, output="images")
+        arrays = pipe(
+            prompt=PROMPTS,
+            generator=torch.Generator().manual_seed(seed),
+            output_type="np",
+            show_progress=False,
+            output="images",
+        )
         images += to_uint8(arrays)
         prompts += PROMPTS
     result = score(images, prompts)
@@ -51,7 +56,13 @@ def test_full_prompt_grid_two_seeds_meets_the_targets(pipe):
 
 def test_same_seed_same_picture_and_prompt_changes_it(pipe):
     def one(prompt, seed):
-        return pipe(prompt=prompt, generator=torch.Generator().manual_seed(seed), output_type="np", show_progress=False, output="images")[0]
+        return pipe(
+            prompt=prompt,
+            generator=torch.Generator().manual_seed(seed),
+            output_type="np",
+            show_progress=False,
+            output="images",
+        )[0]
 
     a, b = one("a red circle", 3), one("a red circle", 3)
     assert np.array_equal(a, b)

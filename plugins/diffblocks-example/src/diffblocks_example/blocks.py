@@ -78,7 +78,9 @@ class Format(_ExampleBlock):
 
     @property
     def inputs(self) -> list[InputParam]:
-        return [InputParam("template", str, default="result: {x:g}", description="str.format template using {x}")]
+        return [
+            InputParam("template", str, default="result: {x:g}", description="str.format template using {x}")
+        ]
 
     @property
     def intermediate_inputs(self) -> list[InputParam]:
@@ -115,8 +117,10 @@ class RepeatAdd(LoopSequentialPipelineBlocks):
 
     @property
     def loop_inputs(self) -> list[InputParam]:
-        return [InputParam("times", int, default=3, description="how many times to add"),
-                InputParam("amount", float, default=1.0, description="what to add")]
+        return [
+            InputParam("times", int, default=3, description="how many times to add"),
+            InputParam("amount", float, default=1.0, description="what to add"),
+        ]
 
     @property
     def loop_intermediate_outputs(self) -> list[OutputParam]:

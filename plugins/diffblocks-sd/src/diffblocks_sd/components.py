@@ -11,15 +11,22 @@ TEXT_ENCODER = ComponentSpec("text_encoder", "transformers:CLIPTextModel", "the 
 TOKENIZER = ComponentSpec("tokenizer", "transformers:CLIPTokenizer", "the CLIP tokenizer")
 SCHEDULER = ComponentSpec("scheduler", "diffusers:DDIMScheduler", "any diffusers scheduler (swap freely)")
 IMAGE_PROCESSOR = ComponentSpec(
-    "image_processor", "diffusers.image_processor:VaeImageProcessor", "pre/post-processing of images",
-    config={"vae_scale_factor": 8}, default_creation_method="from_config",
+    "image_processor",
+    "diffusers.image_processor:VaeImageProcessor",
+    "pre/post-processing of images",
+    config={"vae_scale_factor": 8},
+    default_creation_method="from_config",
 )
 MASK_PROCESSOR = ComponentSpec(
-    "mask_processor", "diffusers.image_processor:VaeImageProcessor", "pre-processing of inpainting masks",
+    "mask_processor",
+    "diffusers.image_processor:VaeImageProcessor",
+    "pre-processing of inpainting masks",
     config={"vae_scale_factor": 8, "do_normalize": False, "do_binarize": True, "do_convert_grayscale": True},
     default_creation_method="from_config",
 )
-REQUIRES_SAFETY_CHECKER = ConfigSpec("requires_safety_checker", False, "kept for diffusers compatibility; no checker runs")
+REQUIRES_SAFETY_CHECKER = ConfigSpec(
+    "requires_safety_checker", False, "kept for diffusers compatibility; no checker runs"
+)
 
 ALL = [UNET, VAE, TEXT_ENCODER, TOKENIZER, SCHEDULER, IMAGE_PROCESSOR, MASK_PROCESSOR]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-
 from diffblocks import InputParam, OutputParam
 
 from .components import IMAGE_PROCESSOR, VAE
@@ -21,7 +20,9 @@ class DecodeStep(SDBlock):
     def inputs(self):
         return [
             InputParam("output_type", str, default="pil", description="'pil', 'np', 'pt' or 'latent'"),
-            InputParam("generator", "torch.Generator | list[torch.Generator]", description="random generator(s)"),
+            InputParam(
+                "generator", "torch.Generator | list[torch.Generator]", description="random generator(s)"
+            ),
         ]
 
     @property
@@ -30,7 +31,9 @@ class DecodeStep(SDBlock):
 
     @property
     def intermediate_outputs(self):
-        return [OutputParam("images", "list[PIL.Image.Image] | np.ndarray | torch.Tensor", "the generated images")]
+        return [
+            OutputParam("images", "list[PIL.Image.Image] | np.ndarray | torch.Tensor", "the generated images")
+        ]
 
     @torch.no_grad()
     def __call__(self, components, state):
@@ -43,6 +46,8 @@ class DecodeStep(SDBlock):
             vae = components.vae
             latents = bs.latents.to(dtype=vae.dtype) / vae.config.scaling_factor
             image = vae.decode(latents, return_dict=False, generator=bs.generator)[0]
-            bs.images = components.image_processor.postprocess(image, output_type=bs.output_type, do_denormalize=[True] * image.shape[0])
+            bs.images = components.image_processor.postprocess(
+                image, output_type=bs.output_type, do_denormalize=[True] * image.shape[0]
+            )
         self.set_block_state(state, bs)
         return components, state

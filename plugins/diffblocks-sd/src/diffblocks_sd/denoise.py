@@ -6,7 +6,6 @@ import inspect
 from typing import Any
 
 import torch
-
 from diffblocks import InputParam, LoopSequentialPipelineBlocks, OutputParam, PipelineBlock, progress_bar
 
 from .components import SCHEDULER, UNET
@@ -16,7 +15,9 @@ class _LoopStep(PipelineBlock):
     model_name = "sd"
 
 
-def rescale_noise_cfg(noise_cfg: torch.Tensor, noise_pred_text: torch.Tensor, guidance_rescale: float) -> torch.Tensor:
+def rescale_noise_cfg(
+    noise_cfg: torch.Tensor, noise_pred_text: torch.Tensor, guidance_rescale: float
+) -> torch.Tensor:
     """Rescales guided noise towards the text branch's std (arXiv:2305.08891, section 3.4)."""
     dims = list(range(1, noise_pred_text.ndim))
     std_text = noise_pred_text.std(dim=dims, keepdim=True)
@@ -49,7 +50,9 @@ class InpaintScaleModelInput(ScaleModelInput):
     def __call__(self, components, block_state, i, t):
         components, block_state = super().__call__(components, block_state, i, t)
         if block_state.unet_extra is not None:
-            block_state.latent_model_input = torch.cat([block_state.latent_model_input, block_state.unet_extra], dim=1)
+            block_state.latent_model_input = torch.cat(
+                [block_state.latent_model_input, block_state.unet_extra], dim=1
+            )
         return components, block_state
 
 
@@ -62,7 +65,8 @@ class GuidedUNet(_LoopStep):
 
     def __call__(self, components, block_state, i, t):
         noise = components.unet(
-            block_state.latent_model_input, t,
+            block_state.latent_model_input,
+            t,
             encoder_hidden_states=block_state.encoder_hidden_states,
             timestep_cond=block_state.timestep_cond,
             cross_attention_kwargs=block_state.cross_attention_kwargs,
@@ -92,7 +96,9 @@ class SchedulerStep(_LoopStep):
 
 
 class InpaintBlend(_LoopStep):
-    description = "4-channel inpainting: keeps the unmasked area at the original image, noised to the next step."
+    description = (
+        "4-channel inpainting: keeps the unmasked area at the original image, noised to the next step."
+    )
 
     @property
     def expected_components(self):
@@ -103,7 +109,9 @@ class InpaintBlend(_LoopStep):
             proper = block_state.image_latents
             timesteps = block_state.timesteps
             if i < len(timesteps) - 1:
-                proper = components.scheduler.add_noise(proper, block_state.noise, torch.tensor([timesteps[i + 1]]))
+                proper = components.scheduler.add_noise(
+                    proper, block_state.noise, torch.tensor([timesteps[i + 1]])
+                )
             mask = block_state.mask
             block_state.latents = (1 - mask) * proper + mask * block_state.latents
         return components, block_state
@@ -125,7 +133,9 @@ class DenoiseLoop(LoopSequentialPipelineBlocks):
     model_name = "sd"
     block_classes = [ScaleModelInput, GuidedUNet, SchedulerStep]
     block_names = ["scale_input", "unet", "step"]
-    description = "Denoises the latents: for each timestep scale input, run the UNet (guidance batched) and step."
+    description = (
+        "Denoises the latents: for each timestep scale input, run the UNet (guidance batched) and step."
+    )
 
     @property
     def loop_expected_components(self):
@@ -137,10 +147,20 @@ class DenoiseLoop(LoopSequentialPipelineBlocks):
             InputParam("guidance_scale", float, default=7.5, description="classifier-free guidance scale"),
             InputParam("guidance_rescale", float, default=0.0, description="rescale guided noise (0 = off)"),
             InputParam("eta", float, default=0.0, description="DDIM eta (ignored by other schedulers)"),
-            InputParam("generator", "torch.Generator | list[torch.Generator]", description="random generator(s)"),
-            InputParam("cross_attention_kwargs", dict, description="extra kwargs for the attention processors"),
-            InputParam("callback_on_step_end", "Callable", description="called as f(components, i, t, {'latents': ...}) after each step; may return {'latents': new}"),
-            InputParam("show_progress", bool, description="progress bar: None = only on a terminal, False = never"),
+            InputParam(
+                "generator", "torch.Generator | list[torch.Generator]", description="random generator(s)"
+            ),
+            InputParam(
+                "cross_attention_kwargs", dict, description="extra kwargs for the attention processors"
+            ),
+            InputParam(
+                "callback_on_step_end",
+                "Callable",
+                description="called as f(components, i, t, {'latents': ...}) after each step; may return {'latents': new}",
+            ),
+            InputParam(
+                "show_progress", bool, description="progress bar: None = only on a terminal, False = never"
+            ),
         ]
 
     @property
@@ -162,14 +182,18 @@ class DenoiseLoop(LoopSequentialPipelineBlocks):
         """Work done once per call, not per step."""
         cfg = bool(bs.do_classifier_free_guidance) and bs.negative_prompt_embeds is not None
         bs.do_classifier_free_guidance = cfg
-        bs.encoder_hidden_states = torch.cat([bs.negative_prompt_embeds, bs.prompt_embeds]) if cfg else bs.prompt_embeds
+        bs.encoder_hidden_states = (
+            torch.cat([bs.negative_prompt_embeds, bs.prompt_embeds]) if cfg else bs.prompt_embeds
+        )
         params = inspect.signature(components.scheduler.step).parameters
         bs.step_kwargs = {k: v for k, v in (("eta", bs.eta), ("generator", bs.generator)) if k in params}
         unet = components.unet
         bs.timestep_cond = None
         if unet.config.time_cond_proj_dim is not None:
             w = torch.tensor(bs.guidance_scale - 1).repeat(bs.prompt_embeds.shape[0])
-            bs.timestep_cond = guidance_embedding(w, unet.config.time_cond_proj_dim, bs.latents.dtype).to(device=unet.device, dtype=bs.latents.dtype)
+            bs.timestep_cond = guidance_embedding(w, unet.config.time_cond_proj_dim, bs.latents.dtype).to(
+                device=unet.device, dtype=bs.latents.dtype
+            )
         bs.unet_extra = None
 
     @torch.no_grad()
@@ -178,7 +202,14 @@ class DenoiseLoop(LoopSequentialPipelineBlocks):
         self.prepare(components, bs)
         timesteps = bs.timesteps
         callback = bs.callback_on_step_end
-        for i, t in enumerate(progress_bar(timesteps, total=len(timesteps), desc="denoise", disable=None if bs.show_progress is None else not bs.show_progress)):
+        for i, t in enumerate(
+            progress_bar(
+                timesteps,
+                total=len(timesteps),
+                desc="denoise",
+                disable=None if bs.show_progress is None else not bs.show_progress,
+            )
+        ):
             components, bs = self.loop_step(components, bs, i=i, t=t)
             if callback is not None:
                 changed = callback(components, i, t, {"latents": bs.latents})
@@ -191,7 +222,9 @@ class DenoiseLoop(LoopSequentialPipelineBlocks):
 class InpaintDenoiseLoop(DenoiseLoop):
     block_classes = [InpaintScaleModelInput, GuidedUNet, SchedulerStep, InpaintBlend]
     block_names = ["scale_input", "unet", "step", "blend"]
-    description = "Denoises inpainting latents (9-channel: mask inputs to the UNet; 4-channel: blend each step)."
+    description = (
+        "Denoises inpainting latents (9-channel: mask inputs to the UNet; 4-channel: blend each step)."
+    )
 
     @property
     def loop_intermediate_inputs(self):

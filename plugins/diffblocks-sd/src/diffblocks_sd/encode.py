@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-
 from diffblocks import InputParam, OutputParam, PipelineBlock
 
 from .components import TEXT_ENCODER, TOKENIZER
@@ -43,17 +42,28 @@ class TextEncoderStep(SDBlock):
         return [
             InputParam("prompt", "str | list[str]", description="what to draw"),
             InputParam("negative_prompt", "str | list[str]", description="what to steer away from"),
-            InputParam("prompt_embeds", "torch.Tensor", description="precomputed prompt embeddings (skip encoding)"),
-            InputParam("negative_prompt_embeds", "torch.Tensor", description="precomputed negative embeddings"),
+            InputParam(
+                "prompt_embeds", "torch.Tensor", description="precomputed prompt embeddings (skip encoding)"
+            ),
+            InputParam(
+                "negative_prompt_embeds", "torch.Tensor", description="precomputed negative embeddings"
+            ),
             InputParam("clip_skip", int, description="number of final CLIP layers to skip"),
-            InputParam("guidance_scale", float, default=7.5, description="classifier-free guidance scale; <= 1 disables it"),
+            InputParam(
+                "guidance_scale",
+                float,
+                default=7.5,
+                description="classifier-free guidance scale; <= 1 disables it",
+            ),
         ]
 
     @property
     def intermediate_outputs(self):
         return [
             OutputParam("prompt_embeds", "torch.Tensor", "prompt embeddings, one row per prompt"),
-            OutputParam("negative_prompt_embeds", "torch.Tensor", "negative embeddings, or None without guidance"),
+            OutputParam(
+                "negative_prompt_embeds", "torch.Tensor", "negative embeddings, or None without guidance"
+            ),
             OutputParam("do_classifier_free_guidance", bool, "whether guidance runs"),
         ]
 
@@ -69,15 +79,32 @@ class TextEncoderStep(SDBlock):
         with torch.no_grad():
             embeds = bs.prompt_embeds
             if embeds is None:
-                embeds = _encode(encoder, _tokens(tokenizer, bs.prompt, tokenizer.model_max_length), bs.clip_skip)
+                embeds = _encode(
+                    encoder, _tokens(tokenizer, bs.prompt, tokenizer.model_max_length), bs.clip_skip
+                )
             embeds = embeds.to(dtype=encoder.dtype, device=encoder.device)
             negative = bs.negative_prompt_embeds
             if bs.do_classifier_free_guidance and negative is None:
-                n_prompts = 1 if isinstance(bs.prompt, str) else len(bs.prompt) if bs.prompt is not None else embeds.shape[0]
-                negative = _encode(encoder, _tokens(tokenizer, self._uncond(bs.prompt, bs.negative_prompt, n_prompts), embeds.shape[1]), None)
+                n_prompts = (
+                    1
+                    if isinstance(bs.prompt, str)
+                    else len(bs.prompt)
+                    if bs.prompt is not None
+                    else embeds.shape[0]
+                )
+                negative = _encode(
+                    encoder,
+                    _tokens(
+                        tokenizer, self._uncond(bs.prompt, bs.negative_prompt, n_prompts), embeds.shape[1]
+                    ),
+                    None,
+                )
             if negative is not None:
                 negative = negative.to(dtype=encoder.dtype, device=encoder.device)
-        bs.prompt_embeds, bs.negative_prompt_embeds = embeds, negative if bs.do_classifier_free_guidance else None
+        bs.prompt_embeds, bs.negative_prompt_embeds = (
+            embeds,
+            negative if bs.do_classifier_free_guidance else None,
+        )
         self.set_block_state(state, bs)
         return components, state
 

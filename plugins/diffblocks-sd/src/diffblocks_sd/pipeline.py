@@ -28,14 +28,18 @@ class StableDiffusionModularPipeline(ModularPipeline):
         factor = vae_scale_factor(vae)
         for name in ("image_processor", "mask_processor"):
             current = self.components._values.get(name)
-            if name in self.components._specs and (current is None or current.config.vae_scale_factor != factor):
+            if name in self.components._specs and (
+                current is None or current.config.vae_scale_factor != factor
+            ):
                 self.components._values[name] = self.components._specs[name].create(vae_scale_factor=factor)
 
     @property
     def vae_scale_factor(self) -> int:
         return vae_scale_factor(self.components._values.get("vae"))
 
-    def compile(self, mode: str = "max-autotune-no-cudagraphs", fullgraph: bool = True) -> StableDiffusionModularPipeline:
+    def compile(
+        self, mode: str = "max-autotune-no-cudagraphs", fullgraph: bool = True
+    ) -> StableDiffusionModularPipeline:
         """Opt-in fast path: channels-last memory format and torch.compile for the UNet (and VAE decoder)."""
         import torch
 

@@ -15,7 +15,12 @@ def register_families(registry):
             description="Stable Diffusion 1.x/2.x: CLIP text encoder, UNet, VAE, any diffusers scheduler.",
             components=list(ALL),
             configs=[REQUIRES_SAFETY_CHECKER],
-            workflows={"text2img": "sd.text2img", "img2img": "sd.img2img", "inpaint": "sd.inpaint", "auto": "sd.auto"},
+            workflows={
+                "text2img": "sd.text2img",
+                "img2img": "sd.img2img",
+                "inpaint": "sd.inpaint",
+                "auto": "sd.auto",
+            },
             pipeline_class="diffblocks_sd.pipeline:StableDiffusionModularPipeline",
         )
     )

@@ -20,21 +20,51 @@ from .prepare import (
 
 class Text2ImgBlocks(SequentialPipelineBlocks):
     model_name = "sd"
-    block_classes = [TextEncoderStep, InputStep, SetTimestepsStep, PrepareLatentsStep, DenoiseLoop, DecodeStep]
+    block_classes = [
+        TextEncoderStep,
+        InputStep,
+        SetTimestepsStep,
+        PrepareLatentsStep,
+        DenoiseLoop,
+        DecodeStep,
+    ]
     block_names = ["text_encoder", "input", "set_timesteps", "prepare_latents", "denoise", "decode"]
     description = "Stable Diffusion text-to-image."
 
 
 class Img2ImgBlocks(SequentialPipelineBlocks):
     model_name = "sd"
-    block_classes = [TextEncoderStep, InputStep, Img2ImgSetTimestepsStep, VaeEncoderStep, Img2ImgPrepareLatentsStep, DenoiseLoop, DecodeStep]
-    block_names = ["text_encoder", "input", "set_timesteps", "vae_encoder", "prepare_latents", "denoise", "decode"]
+    block_classes = [
+        TextEncoderStep,
+        InputStep,
+        Img2ImgSetTimestepsStep,
+        VaeEncoderStep,
+        Img2ImgPrepareLatentsStep,
+        DenoiseLoop,
+        DecodeStep,
+    ]
+    block_names = [
+        "text_encoder",
+        "input",
+        "set_timesteps",
+        "vae_encoder",
+        "prepare_latents",
+        "denoise",
+        "decode",
+    ]
     description = "Stable Diffusion image-to-image: noise the input image to `strength`, then denoise."
 
 
 class InpaintBlocks(SequentialPipelineBlocks):
     model_name = "sd"
-    block_classes = [TextEncoderStep, InputStep, InpaintSetTimestepsStep, InpaintPrepareStep, InpaintDenoiseLoop, DecodeStep]
+    block_classes = [
+        TextEncoderStep,
+        InputStep,
+        InpaintSetTimestepsStep,
+        InpaintPrepareStep,
+        InpaintDenoiseLoop,
+        DecodeStep,
+    ]
     block_names = ["text_encoder", "input", "set_timesteps", "inpaint_prepare", "denoise", "decode"]
     description = "Stable Diffusion inpainting: repaint where mask_image is white."
 
@@ -44,4 +74,6 @@ class AutoBlocks(AutoPipelineBlocks):
     block_classes = [InpaintBlocks, Img2ImgBlocks, Text2ImgBlocks]
     block_names = ["inpaint", "img2img", "text2img"]
     block_trigger_inputs = ["mask_image", "image", None]
-    description = "Inpainting when mask_image is given, image-to-image when image is given, else text-to-image."
+    description = (
+        "Inpainting when mask_image is given, image-to-image when image is given, else text-to-image."
+    )

@@ -5,8 +5,6 @@ from __future__ import annotations
 import inspect
 
 import torch
-from diffusers.utils.torch_utils import randn_tensor
-
 from diffblocks import (
     InputParam,
     LoopSequentialPipelineBlocks,
@@ -15,6 +13,7 @@ from diffblocks import (
     SequentialPipelineBlocks,
     progress_bar,
 )
+from diffusers.utils.torch_utils import randn_tensor
 
 from .components import SCHEDULER, TEXT_ENCODER, UNET
 
@@ -35,7 +34,9 @@ class TextEncoderStep(ShapesBlock):
         return [
             InputParam("prompt", "str | list[str]", required=True, description='e.g. "a red circle"'),
             InputParam("num_images_per_prompt", int, default=1, description="images per prompt"),
-            InputParam("guidance_scale", float, default=4.0, description="classifier-free guidance; <= 1 disables it"),
+            InputParam(
+                "guidance_scale", float, default=4.0, description="classifier-free guidance; <= 1 disables it"
+            ),
         ]
 
     @property
@@ -59,7 +60,9 @@ class TextEncoderStep(ShapesBlock):
             )
         prompts = [p for p in prompts for _ in range(bs.num_images_per_prompt)]
         bs.prompt_embeds = encoder(encoder.tokenize(prompts))
-        bs.negative_prompt_embeds = encoder(encoder.tokenize([""] * len(prompts))) if bs.guidance_scale > 1 else None
+        bs.negative_prompt_embeds = (
+            encoder(encoder.tokenize([""] * len(prompts))) if bs.guidance_scale > 1 else None
+        )
         bs.batch_size = len(prompts)
         self.set_block_state(state, bs)
         return components, state
@@ -99,8 +102,12 @@ class PrepareLatentsStep(ShapesBlock):
 
     @property
     def inputs(self):
-        return [InputParam("generator", "torch.Generator", description="random generator for reproducible images"),
-                InputParam("latents", "torch.Tensor", description="starting noise instead of fresh noise")]
+        return [
+            InputParam(
+                "generator", "torch.Generator", description="random generator for reproducible images"
+            ),
+            InputParam("latents", "torch.Tensor", description="starting noise instead of fresh noise"),
+        ]
 
     @property
     def intermediate_inputs(self):
@@ -115,7 +122,11 @@ class PrepareLatentsStep(ShapesBlock):
         unet = components.unet
         size = unet.config.sample_size
         shape = (bs.batch_size, unet.config.in_channels, size, size)
-        latents = bs.latents if bs.latents is not None else randn_tensor(shape, generator=bs.generator, device=unet.device, dtype=unet.dtype)
+        latents = (
+            bs.latents
+            if bs.latents is not None
+            else randn_tensor(shape, generator=bs.generator, device=unet.device, dtype=unet.dtype)
+        )
         bs.latents = latents * components.scheduler.init_noise_sigma
         self.set_block_state(state, bs)
         return components, state
@@ -139,7 +150,9 @@ class GuidedUNet(_Step):
         return [UNET]
 
     def __call__(self, components, block_state, i, t):
-        noise = components.unet(block_state.model_input, t, encoder_hidden_states=block_state.context, return_dict=False)[0]
+        noise = components.unet(
+            block_state.model_input, t, encoder_hidden_states=block_state.context, return_dict=False
+        )[0]
         if block_state.negative_prompt_embeds is not None:
             uncond, cond = noise.chunk(2)
             noise = uncond + block_state.guidance_scale * (cond - uncond)
@@ -153,7 +166,9 @@ class SchedulerStep(_Step):
         return [SCHEDULER]
 
     def __call__(self, components, block_state, i, t):
-        block_state.latents = components.scheduler.step(block_state.noise_pred, t, block_state.latents, **block_state.step_kwargs, return_dict=False)[0]
+        block_state.latents = components.scheduler.step(
+            block_state.noise_pred, t, block_state.latents, **block_state.step_kwargs, return_dict=False
+        )[0]
         return components, block_state
 
 
@@ -165,13 +180,20 @@ class DenoiseLoop(LoopSequentialPipelineBlocks):
 
     @property
     def loop_inputs(self):
-        return [InputParam("guidance_scale", float, default=4.0), InputParam("generator", "torch.Generator"),
-                InputParam("show_progress", bool, description="progress bar: None = only on a terminal")]
+        return [
+            InputParam("guidance_scale", float, default=4.0),
+            InputParam("generator", "torch.Generator"),
+            InputParam("show_progress", bool, description="progress bar: None = only on a terminal"),
+        ]
 
     @property
     def loop_intermediate_inputs(self):
-        return [InputParam("timesteps", "torch.Tensor", required=True), InputParam("latents", "torch.Tensor", required=True),
-                InputParam("prompt_embeds", "torch.Tensor", required=True), InputParam("negative_prompt_embeds", "torch.Tensor")]
+        return [
+            InputParam("timesteps", "torch.Tensor", required=True),
+            InputParam("latents", "torch.Tensor", required=True),
+            InputParam("prompt_embeds", "torch.Tensor", required=True),
+            InputParam("negative_prompt_embeds", "torch.Tensor"),
+        ]
 
     @property
     def loop_intermediate_outputs(self):
@@ -185,7 +207,9 @@ class DenoiseLoop(LoopSequentialPipelineBlocks):
         params = inspect.signature(components.scheduler.step).parameters
         bs.step_kwargs = {"generator": bs.generator} if "generator" in params else {}
         disable = None if bs.show_progress is None else not bs.show_progress
-        for i, t in enumerate(progress_bar(bs.timesteps, total=len(bs.timesteps), desc="shapes", disable=disable)):
+        for i, t in enumerate(
+            progress_bar(bs.timesteps, total=len(bs.timesteps), desc="shapes", disable=disable)
+        ):
             components, bs = self.loop_step(components, bs, i=i, t=t)
         self.set_block_state(state, bs)
         return components, state
@@ -204,7 +228,9 @@ class DecodeStep(ShapesBlock):
 
     @property
     def intermediate_outputs(self):
-        return [OutputParam("images", "list[PIL.Image.Image] | np.ndarray | torch.Tensor", "the generated images")]
+        return [
+            OutputParam("images", "list[PIL.Image.Image] | np.ndarray | torch.Tensor", "the generated images")
+        ]
 
     def __call__(self, components, state):
         bs = self.get_block_state(state)

@@ -20,16 +20,26 @@ def caption(colour: str, shape: str) -> str:
     return f"a {colour} {shape}"
 
 
-def render(colour_idx: torch.Tensor, shape_idx: torch.Tensor, generator: torch.Generator | None = None,
-           size: int = SIZE) -> torch.Tensor:
+def render(
+    colour_idx: torch.Tensor,
+    shape_idx: torch.Tensor,
+    generator: torch.Generator | None = None,
+    size: int = SIZE,
+) -> torch.Tensor:
     """Images in [-1, 1], shape (N, 3, size, size), for the given colour and shape indices."""
     n = colour_idx.shape[0]
     device = colour_idx.device
-    half = torch.randint(5, 12, (n,), generator=generator, device=device).float()  # half side length in pixels
+    half = torch.randint(
+        5, 12, (n,), generator=generator, device=device
+    ).float()  # half side length in pixels
     lo, hi = half + 1, size - half - 1
     cx = lo + torch.rand(n, generator=generator, device=device) * (hi - lo)
     cy = lo + torch.rand(n, generator=generator, device=device) * (hi - lo)
-    ys, xs = torch.meshgrid(torch.arange(size, device=device).float() + 0.5, torch.arange(size, device=device).float() + 0.5, indexing="ij")
+    ys, xs = torch.meshgrid(
+        torch.arange(size, device=device).float() + 0.5,
+        torch.arange(size, device=device).float() + 0.5,
+        indexing="ij",
+    )
     dx = xs[None] - cx[:, None, None]
     dy = ys[None] - cy[:, None, None]
     h = half[:, None, None]
@@ -46,7 +56,9 @@ def render(colour_idx: torch.Tensor, shape_idx: torch.Tensor, generator: torch.G
     return image * 2 - 1
 
 
-def batch(n: int, generator: torch.Generator, device: str | torch.device = "cpu") -> tuple[torch.Tensor, list[str]]:
+def batch(
+    n: int, generator: torch.Generator, device: str | torch.device = "cpu"
+) -> tuple[torch.Tensor, list[str]]:
     """A random batch: images and their captions."""
     colour_idx = torch.randint(0, len(COLOURS), (n,), generator=generator, device=device)
     shape_idx = torch.randint(0, len(SHAPES), (n,), generator=generator, device=device)

@@ -44,9 +44,14 @@ class CaptionEncoder(ModelMixin, ConfigMixin):
 
 def make_unet(dim: int = 64) -> UNet2DConditionModel:
     return UNet2DConditionModel(
-        sample_size=SIZE, in_channels=3, out_channels=3, layers_per_block=1,
+        sample_size=SIZE,
+        in_channels=3,
+        out_channels=3,
+        layers_per_block=1,
         block_out_channels=(32, 64, 96),
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=dim, attention_head_dim=8, norm_num_groups=16,
+        cross_attention_dim=dim,
+        attention_head_dim=8,
+        norm_num_groups=16,
     )

@@ -52,10 +52,12 @@ def contact_sheet(images: list[np.ndarray], columns: int, scale: int = 4, gap: i
     """A grid of the images (each scaled up), as one uint8 array."""
     h, w = images[0].shape[:2]
     rows = (len(images) + columns - 1) // columns
-    sheet = np.full((rows * (h * scale + gap) + gap, columns * (w * scale + gap) + gap, 3), 255, dtype=np.uint8)
+    sheet = np.full(
+        (rows * (h * scale + gap) + gap, columns * (w * scale + gap) + gap, 3), 255, dtype=np.uint8
+    )
     for k, im in enumerate(images):
         r, c = divmod(k, columns)
         big = np.kron(np.asarray(im)[..., :3], np.ones((scale, scale, 1), dtype=np.uint8))
         y, x = gap + r * (h * scale + gap), gap + c * (w * scale + gap)
-        sheet[y:y + h * scale, x:x + w * scale] = big
+        sheet[y : y + h * scale, x : x + w * scale] = big
     return sheet
