@@ -148,6 +148,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new_plugin(args: argparse.Namespace) -> int:
+    from ._scaffold import new_plugin
+
+    root = new_plugin(args.name, args.dir)
+    print(f"created {root}")
+    print(f"next: pip install {root} && diffblocks blocks list && pytest {root / 'tests'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="diffblocks", description="Compose diffusion pipelines from blocks."
@@ -174,6 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_doctor)
 
+    p = sub.add_parser("new-plugin", help="scaffold a plugin distribution (pyproject, a block, tests)")
+    p.add_argument("name", help="plugin name, e.g. acme-blocks")
+    p.add_argument("--dir", default=".", help="folder to create it in (default: here)")
+    p.set_defaults(handler=cmd_new_plugin)
+
     from . import _cli_compose
 
     _cli_compose.add_commands(sub)
@@ -185,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (DiffblocksError, ValueError, KeyError, FileNotFoundError, TypeError) as exc:
+    except (DiffblocksError, ValueError, KeyError, FileNotFoundError, FileExistsError, TypeError) as exc:
         if args.debug:
             raise
         message = str(exc.args[0] if type(exc) is KeyError and exc.args else exc)  # KeyError quotes its text

@@ -1,0 +1,153 @@
+"""`diffblocks new-plugin`: a ready-to-install plugin distribution with one block and its tests."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from . import __version__
+
+PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=64"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "{dist}"
+version = "0.1.0"
+description = "diffblocks blocks: {ns}.*"
+requires-python = ">=3.10"
+dependencies = ["diffblocks>={major_minor},<1"]
+
+# Hook implementations, imported when the registry is first used: keep this module light.
+[project.entry-points.diffblocks]
+{ns} = "{pkg}.plugin"
+
+# Static declarations: listed without importing anything; imported the first time a block is used.
+[project.entry-points."diffblocks.blocks"]
+"{ns}.greet" = "{pkg}.blocks:Greet"
+
+[tool.setuptools.packages.find]
+where = ["src"]
+"""
+
+BLOCKS = '''\
+"""Blocks of {dist}."""
+
+from diffblocks import InputParam, OutputParam, PipelineBlock
+
+
+class Greet(PipelineBlock):
+    description = "Makes a greeting for `name`."
+
+    @property
+    def inputs(self):
+        return [InputParam("name", str, required=True, description="who to greet")]
+
+    @property
+    def intermediate_outputs(self):
+        return [OutputParam("greeting", str, "the greeting")]
+
+    def __call__(self, components, state):
+        block_state = self.get_block_state(state)
+        block_state.greeting = f"Hello, {{block_state.name}}!"
+        self.set_block_state(state, block_state)
+        return components, state
+
+
+class Shout(PipelineBlock):
+    description = "Upper-cases the greeting."
+
+    @property
+    def intermediate_inputs(self):
+        return [InputParam("greeting", str, required=True)]
+
+    @property
+    def intermediate_outputs(self):
+        return [OutputParam("greeting", str, "the greeting, louder")]
+
+    def __call__(self, components, state):
+        block_state = self.get_block_state(state)
+        block_state.greeting = block_state.greeting.upper()
+        self.set_block_state(state, block_state)
+        return components, state
+'''
+
+PLUGIN = '''\
+"""Hook implementations of {dist}."""
+
+from diffblocks import hookimpl
+
+
+@hookimpl
+def register_blocks(registry):
+    # a "module:attr" string is imported only when the block is first used
+    registry.register("{ns}.shout", "{pkg}.blocks:Shout")
+'''
+
+TESTS = '''\
+"""Tests of {dist}, with the diffblocks test kit."""
+
+from diffblocks import compose, get_block
+from diffblocks.testing import check_block, registered_plugin
+
+from {pkg} import blocks, plugin
+
+
+def test_greet_keeps_the_block_contract():
+    check_block(blocks.Greet, sample_inputs={{"name": "Ada"}}, name="{ns}.greet")
+
+
+def test_blocks_compose_by_name(diffblocks_registry):
+    diffblocks_registry.register("{ns}.greet", blocks.Greet)
+    with registered_plugin(plugin, name="{dist}"):
+        pipe = compose(["{ns}.greet", "{ns}.shout"]).init_pipeline()
+        assert pipe(name="Ada", output="greeting") == "HELLO, ADA!"
+        assert get_block("{ns}.shout").description.startswith("Upper-cases")
+'''
+
+README = """\
+# {dist}
+
+diffblocks blocks in the `{ns}` namespace.
+
+```bash
+pip install .
+diffblocks blocks list        # shows {ns}.greet and {ns}.shout
+diffblocks run {ns}.greet --set name=Ada --output greeting
+pytest tests
+```
+"""
+
+
+def names_for(name: str) -> tuple[str, str, str]:
+    """(distribution, namespace, package) for a plugin name such as ``acme-blocks``."""
+    dist = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()
+    if not dist or not dist[0].isalpha():
+        raise ValueError(f"plugin name {name!r} must start with a letter, e.g. 'acme-blocks'")
+    pkg = dist.replace("-", "_")
+    ns = pkg.removeprefix("diffblocks_").removesuffix("_blocks") or pkg
+    return dist, ns, pkg
+
+
+def new_plugin(name: str, folder: str | Path = ".") -> Path:
+    """Write a plugin distribution into ``folder/<distribution>``; returns that path."""
+    dist, ns, pkg = names_for(name)
+    root = Path(folder) / dist
+    if root.exists():
+        raise FileExistsError(f"{root} already exists; choose another name or --dir")
+    major_minor = ".".join(__version__.split(".")[:2])
+    values = {"dist": dist, "ns": ns, "pkg": pkg, "major_minor": major_minor}
+    files = {
+        "pyproject.toml": PYPROJECT,
+        "README.md": README,
+        f"src/{pkg}/__init__.py": '"""{dist}: diffblocks plugin."""\n',
+        f"src/{pkg}/blocks.py": BLOCKS,
+        f"src/{pkg}/plugin.py": PLUGIN,
+        f"tests/test_{pkg}.py": TESTS,
+    }
+    for rel, template in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(template.format(**values), encoding="utf-8")
+    return root
