@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -173,6 +174,12 @@ def main() -> int:
     theirs.set_progress_bar_config(disable=True)
     bare_comps = {**comps, "scheduler": fresh()}
 
+    def run_diffusers(pipe: Any) -> torch.Tensor:
+        gen = torch.Generator(dev).manual_seed(seed)
+        return pipe(
+            prompt=prompt, num_inference_steps=args.steps, guidance_scale=g, generator=gen, output_type="pt"
+        ).images
+
     runners = {
         "diffblocks": lambda: ours(
             prompt=prompt,
@@ -183,15 +190,7 @@ def main() -> int:
             show_progress=False,
             output="images",
         ),
-        "diffusers": lambda: (
-            theirs(
-                prompt=prompt,
-                num_inference_steps=args.steps,
-                guidance_scale=g,
-                generator=torch.Generator(dev).manual_seed(seed),
-                output_type="pt",
-            ).images
-        ),
+        "diffusers": lambda: run_diffusers(theirs),
         "bare": lambda: bare_loop(bare_comps, prompt, args.steps, g, seed),
     }
     times: dict[str, list[float]] = {k: [] for k in runners}
@@ -242,15 +241,7 @@ def main() -> int:
             **eager_comps, safety_checker=None, feature_extractor=None, requires_safety_checker=False
         )
         eager_pipe.set_progress_bar_config(disable=True)
-        runners["diffusers"] = lambda: (
-            eager_pipe(
-                prompt=prompt,
-                num_inference_steps=args.steps,
-                guidance_scale=g,
-                generator=torch.Generator(dev).manual_seed(seed),
-                output_type="pt",
-            ).images
-        )
+        runners["diffusers"] = lambda: run_diffusers(eager_pipe)
         runners["diffusers"]()
         ours.compile(mode=args.compile_mode)
         t0 = time.perf_counter()

@@ -298,24 +298,20 @@ class ModularPipeline:
         if unknown:
             raise UnknownInputError([(k, did_you_mean(k, accepted)) for k in unknown], sorted(accepted))
         blocks = self.blocks
-        for p in blocks.inputs:
-            name = p.name
-            if name is None:
-                continue
-            value = kwargs.pop(name, None)
-            if value is None:
-                value = p.default
-            if value is not None:
-                state.set_input(name, value, p.kwargs_type)
-        for p in blocks.intermediate_inputs:
-            name = p.name
-            if name is None:
-                continue
-            value = kwargs.pop(name, None)
-            if value is None:
-                value = p.default
-            if value is not None:
-                state.set_intermediate(name, value, p.kwargs_type)
+        # caller's values (else defaults): `inputs` go to the inputs namespace, intermediate
+        # inputs that nothing upstream produces go straight into the intermediates
+        for params, put in (
+            (blocks.inputs, state.set_input),
+            (blocks.intermediate_inputs, state.set_intermediate),
+        ):
+            for p in params:
+                if p.name is None:
+                    continue
+                value = kwargs.pop(p.name, None)
+                if value is None:
+                    value = p.default
+                if value is not None:
+                    put(p.name, value, p.kwargs_type)
         for name, value in kwargs.items():  # nested inputs produced upstream, given anyway
             if value is not None:
                 state.set_input(name, value)

@@ -21,6 +21,14 @@ GENERATOR = InputParam(
 NUM_IMAGES = InputParam("num_images_per_prompt", int, default=1, description="images to make per prompt")
 HEIGHT = InputParam("height", int, description="image height in pixels (default: the UNet's sample size)")
 WIDTH = InputParam("width", int, description="image width in pixels (default: the UNet's sample size)")
+BATCH_SIZE = InputParam("batch_size", int, required=True, description="number of prompts")
+DTYPE = InputParam("dtype", "torch.dtype", required=True, description="dtype for latents")
+
+
+def _size(components: Any, bs: Any) -> tuple[int, int]:
+    """Requested height and width, defaulting to the UNet's sample size in pixels."""
+    h0, w0 = default_size(components)
+    return bs.height or h0, bs.width or w0
 
 
 def _device(components: Any) -> torch.device:
@@ -115,10 +123,7 @@ class PrepareLatentsStep(SDBlock):
 
     @property
     def intermediate_inputs(self):
-        return [
-            InputParam("batch_size", int, required=True),
-            InputParam("dtype", "torch.dtype", required=True),
-        ]
+        return [BATCH_SIZE, DTYPE]
 
     @property
     def intermediate_outputs(self):
@@ -126,8 +131,7 @@ class PrepareLatentsStep(SDBlock):
 
     def __call__(self, components, state):
         bs = self.get_block_state(state)
-        h0, w0 = default_size(components)
-        height, width = bs.height or h0, bs.width or w0
+        height, width = _size(components, bs)
         factor = vae_scale_factor(getattr(components, "vae", None))
         batch = bs.batch_size * bs.num_images_per_prompt
         shape = (batch, components.unet.config.in_channels, int(height) // factor, int(width) // factor)
@@ -197,10 +201,7 @@ class VaeEncoderStep(SDBlock):
 
     @property
     def intermediate_inputs(self):
-        return [
-            InputParam("batch_size", int, required=True),
-            InputParam("dtype", "torch.dtype", required=True),
-        ]
+        return [BATCH_SIZE, DTYPE]
 
     @property
     def intermediate_outputs(self):
@@ -241,7 +242,7 @@ class Img2ImgPrepareLatentsStep(SDBlock):
         return [
             InputParam("image_latents", "torch.Tensor", required=True),
             InputParam("timesteps", "torch.Tensor", required=True),
-            InputParam("dtype", "torch.dtype", required=True),
+            DTYPE,
         ]
 
     @property
@@ -300,8 +301,8 @@ class InpaintPrepareStep(SDBlock):
     @property
     def intermediate_inputs(self):
         return [
-            InputParam("batch_size", int, required=True),
-            InputParam("dtype", "torch.dtype", required=True),
+            BATCH_SIZE,
+            DTYPE,
             InputParam("timesteps", "torch.Tensor", required=True),
         ]
 
@@ -320,8 +321,7 @@ class InpaintPrepareStep(SDBlock):
     def __call__(self, components, state):
         bs = self.get_block_state(state)
         unet, vae, scheduler = components.unet, components.vae, components.scheduler
-        h0, w0 = default_size(components)
-        height, width = bs.height or h0, bs.width or w0
+        height, width = _size(components, bs)
         factor = vae_scale_factor(vae)
         batch = bs.batch_size * bs.num_images_per_prompt
         device, dtype = _device(components), bs.dtype
