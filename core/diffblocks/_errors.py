@@ -97,10 +97,13 @@ class MissingComponentError(DiffblocksError, ValueError):
         self.missing = list(missing)  # (block path, block class, component name)
 
     def __str__(self) -> str:
-        lines = [f"{len(self.missing)} component(s) not loaded; no block has run:"]
+        by_component: dict[str, list[str]] = {}
         for path, cls, comp in self.missing:
+            by_component.setdefault(comp, []).append(f"{path or '<root>'!r} ({cls})")
+        lines = [f"{len(by_component)} component(s) not loaded; no block has run:"]
+        for comp, users in by_component.items():
             lines.append(
-                f"  - component {comp!r} is needed by block {path or '<root>'!r} ({cls}): "
+                f"  - component {comp!r} is needed by block {', '.join(users)}: "
                 f"call pipe.update_components({comp}=...) or pipe.load_components(path)."
             )
         return "\n".join(lines)

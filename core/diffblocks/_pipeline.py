@@ -156,6 +156,13 @@ class ModularPipeline:
             opts["torch_dtype"] = getattr(torch, dtype)
         loader = _plugin_loader(spec)
         path = how.get("path")
+        if (
+            opts["subfolder"] is None
+            and spec.subfolder is None
+            and path
+            and os.path.isdir(os.path.join(path, name))
+        ):
+            opts["subfolder"] = name  # a diffusers-layout folder: one subfolder per component
         opts = {k: v for k, v in opts.items() if v is not None}
         self.components._values[name] = (
             loader(spec, path, **opts) if loader is not None else spec.load(path, **opts)

@@ -203,10 +203,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         message = str(exc.args[0] if type(exc) is KeyError and exc.args else exc)  # KeyError quotes its text
-        from ._errors import MissingInputError
+        from ._errors import MissingComponentError, MissingInputError
 
         if isinstance(exc, MissingInputError):
             message += "\nOn the command line, give inputs as --set name=value."
+        if isinstance(exc, MissingComponentError):
+            message += (
+                "\nOn the command line, run a spec file that says where each component lives:"
+                '\n  [components.unet]\n  path = "/models/my-model"   (a local folder in diffusers layout)'
+            )
         print(f"diffblocks: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

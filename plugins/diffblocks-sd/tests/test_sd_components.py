@@ -134,3 +134,29 @@ def test_sd_plugin_hook_module_is_light():
     code = "import sys, diffblocks_sd.plugin; print('torch' in sys.modules, 'diffusers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_cli_runs_a_spec_file_with_component_paths(components, tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    save_folder(components, tmp_path / "model")
+    spec = tmp_path / "sd.toml"
+    names = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
+    spec.write_text(
+        'diffblocks_spec = 1\nworkflow = "sd.text2img"\n[inputs]\nnum_inference_steps = 2\nheight = 32\nwidth = 32\n'
+        + "".join(f'[components.{n}]\npath = "{tmp_path / "model"}"\n' for n in names)
+    )
+    exe = shutil.which("diffblocks", path=os.path.dirname(sys.executable))
+    out = subprocess.run(
+        [exe, "run", str(spec), "--set", "prompt=a cat", "--seed", "0", "--out", str(tmp_path / "cat.png")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert Image.open(tmp_path / "cat.png").size == (32, 32)
