@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import Any
 
@@ -164,7 +163,3 @@ def compose(
     if validate:
         result.validate()
     return result
-
-
-def did_you_mean(name: str, names: list[str]) -> list[str]:
-    return difflib.get_close_matches(name, names, n=3, cutoff=0.6)

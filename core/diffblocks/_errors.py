@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from typing import Any
+
+
+def did_you_mean(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
+    """The names in ``choices`` closest to ``name`` (for "did you mean ...?" hints)."""
+    return difflib.get_close_matches(name, list(choices), n=n, cutoff=0.6)
 
 
 class DiffblocksError(Exception):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -13,15 +12,12 @@ from ._errors import (
     MissingComponentError,
     MissingInputError,
     UnknownInputError,
+    did_you_mean,
 )
 from ._multi import annotate
 from ._params import ComponentLoadError, ComponentSpec, ConfigSpec
 from ._render import render_doc
 from ._state import PipelineState
-
-
-def did_you_mean(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
-    return difflib.get_close_matches(name, list(choices), n=n, cutoff=0.6)
 
 
 class Components:
@@ -196,11 +192,10 @@ class ModularPipeline:
         unknown = [k for k in kwargs if k not in comps]
         if unknown:
             known = [*comps._values, *comps._configs]
-            hints = [
-                f"{k!r}"
-                + (f" (did you mean {did_you_mean(k, known)[0]!r}?)" if did_you_mean(k, known) else "")
-                for k in unknown
-            ]
+            hints = []
+            for k in unknown:
+                close = did_you_mean(k, known)
+                hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
             raise ComponentLoadError(
                 f"update_components got unknown name(s) {', '.join(hints)}; this pipeline's "
                 f"components and configs are: {', '.join(known) or '(none)'}"

@@ -6,14 +6,13 @@ import copy
 import importlib
 import re
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from ._discovery import PluginInfo, incompatibility, plugin_filter, scan, strict_mode
-from ._errors import BlockImportError, BlockNotFoundError, NameConflictError, PluginError
+from ._errors import BlockImportError, BlockNotFoundError, NameConflictError, PluginError, did_you_mean
 from ._family import ModelFamily
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
@@ -320,10 +319,8 @@ class Registry:
         self._load_hooks()
         claims = self._claims.get(name)
         if not claims:
-            import difflib
-
             known = list(self._claims)
-            close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+            close = did_you_mean(name, known)
             raise BlockNotFoundError(name, close, known, self._unavailable.get(name))
         if len(claims) == 1:
             return claims[0]
@@ -440,9 +437,3 @@ def list_families() -> list[ModelFamily]:
 
 def get_family(name: str) -> ModelFamily:
     return get_registry().get_family(name)
-
-
-def timed_import(module: str) -> float:
-    start = time.perf_counter()
-    importlib.import_module(module)
-    return time.perf_counter() - start
