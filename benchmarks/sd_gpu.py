@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "plugins" / "diffblocks-sd
 
 def sd15_components(device: str, dtype: torch.dtype) -> dict:
     import diffusers
-    from conftest import make_tokenizer  # the offline tokenizer of the SD tests
+    from conftest import make_tokenizer, write_tokenizer_files  # the offline tokenizer of the SD tests
     from transformers import CLIPTextConfig, CLIPTextModel
 
     folder = Path(tempfile.mkdtemp())
-    _write_tokenizer(folder)
+    write_tokenizer_files(folder)
     with torch.device(device):
         unet = (
             diffusers.UNet2DConditionModel(
@@ -94,17 +94,6 @@ def sd15_components(device: str, dtype: torch.dtype) -> dict:
         "tokenizer": make_tokenizer(folder),
         "scheduler": scheduler,
     }
-
-
-def _write_tokenizer(folder: Path) -> None:
-    from conftest import bytes_to_unicode
-
-    chars = list(bytes_to_unicode().values())
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for c in chars + [c + "</w>" for c in chars]:
-        vocab.setdefault(c, len(vocab))
-    (folder / "vocab.json").write_text(json.dumps(vocab))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
 
 
 @torch.no_grad()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._discovery import import_target
 from ._params import ComponentSpec, ConfigSpec
 
 
@@ -30,11 +30,7 @@ class ModelFamily:
     def resolve_pipeline_class(self) -> Any:
         cls = self.pipeline_class
         if isinstance(cls, str):
-            module, _, attr = cls.partition(":")
-            obj: Any = importlib.import_module(module)
-            for part in attr.split("."):
-                obj = getattr(obj, part)
-            self.pipeline_class = cls = obj
+            self.pipeline_class = cls = import_target(cls)
         if cls is None:
             from ._pipeline import ModularPipeline
 

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ._discovery import import_target
 from ._errors import DiffblocksError
 
 
@@ -139,11 +140,8 @@ class ComponentSpec:
         cls = self.type_hint
         if isinstance(cls, str) and ":" in cls:
             # "package.module:Class": imported on first use so declaring a spec stays cheap
-            import importlib
-
-            module, _, attr = cls.partition(":")
             try:
-                cls = getattr(importlib.import_module(module), attr)
+                cls = import_target(cls)
             except (ImportError, AttributeError) as exc:
                 raise ComponentLoadError(
                     f"component {self.name!r}: cannot import {self.type_hint!r}: {exc}"

@@ -8,6 +8,7 @@ from typing import Any
 
 from ._blocks import ModularPipelineBlocks
 from ._dict import structure_epoch
+from ._discovery import import_target
 from ._errors import (
     MissingComponentError,
     MissingInputError,
@@ -150,7 +151,6 @@ class ModularPipeline:
             import torch
 
             opts["torch_dtype"] = getattr(torch, dtype)
-        loader = _plugin_loader(spec)
         path = how.get("path")
         if (
             opts["subfolder"] is None
@@ -160,9 +160,7 @@ class ModularPipeline:
         ):
             opts["subfolder"] = name  # a diffusers-layout folder: one subfolder per component
         opts = {k: v for k, v in opts.items() if v is not None}
-        self.components._values[name] = (
-            loader(spec, path, **opts) if loader is not None else spec.load(path, **opts)
-        )
+        self.components._values[name] = _load_component(spec, path, **opts)
 
     def load_default_components(self, **kwargs: Any) -> None:
         """Load every component that is still empty and whose spec says where it lives."""
@@ -173,9 +171,7 @@ class ModularPipeline:
         ]
         for name in names:
             spec = self.components._specs[name]
-            loader = _plugin_loader(spec)
-            obj = loader(spec, spec.repo, **kwargs) if loader is not None else spec.load(**kwargs)
-            self.components._values[name] = obj
+            self.components._values[name] = _load_component(spec, spec.repo, **kwargs)
 
     # -- components -----------------------------------------------------------------------
     @property
@@ -243,12 +239,9 @@ class ModularPipeline:
             opts = dict(kwargs)
             if spec.subfolder is None and path is not None:
                 opts.setdefault("subfolder", name)
-            if _is_model_class(spec.type_hint):
-                opts.setdefault("use_safetensors", True)  # weights never come from pickle files
-                if torch_dtype is not None:
-                    opts["torch_dtype"] = torch_dtype
-            loader = _plugin_loader(spec)
-            obj = loader(spec, path, **opts) if loader is not None else spec.load(path, **opts)
+            if torch_dtype is not None and _is_model_class(spec.type_hint):
+                opts["torch_dtype"] = torch_dtype
+            obj = _load_component(spec, path, **opts)
             if device is not None and _is_model_class(spec.type_hint):
                 obj = obj.to(device)
             loaded[name] = obj
@@ -367,11 +360,22 @@ def _plugin_loader(spec: ComponentSpec) -> Any:
     return get_registry().component_loader(type_name) if type_name else None
 
 
+def _load_component(spec: ComponentSpec, path: Any, **opts: Any) -> Any:
+    """One component: through a plugin's loader for its type if there is one, else with
+    ``from_pretrained``; model weights only ever from safetensors, never from pickle files."""
+    loader = _plugin_loader(spec)
+    if loader is not None:
+        return loader(spec, path, **opts)
+    if _is_model_class(spec.type_hint):
+        opts.setdefault("use_safetensors", True)
+    return spec.load(path, **opts)
+
+
 def _is_model_class(cls: Any) -> bool:
     if isinstance(cls, str) and ":" in cls:
         try:
-            cls = ComponentSpec("_", cls)._resolved_type()
-        except ComponentLoadError:
+            cls = import_target(cls)
+        except (ImportError, AttributeError):
             return False
     return isinstance(cls, type) and hasattr(cls, "parameters") and hasattr(cls, "to")
 

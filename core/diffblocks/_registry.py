@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ._discovery import PluginInfo, incompatibility, plugin_filter, scan, strict_mode
+from ._discovery import PluginInfo, import_target, incompatibility, plugin_filter, scan, strict_mode
 from ._errors import BlockImportError, BlockNotFoundError, NameConflictError, PluginError, did_you_mean
 from ._family import ModelFamily
 
@@ -56,16 +56,6 @@ def check_name(name: Any) -> str:
             f"e.g. 'acme.sharpen'"
         )
     return name
-
-
-def import_target(target: str) -> Any:
-    module, sep, attr = target.partition(":")
-    if not sep or not module or not attr:
-        raise ValueError(f"target {target!r} must look like 'package.module:attribute'")
-    obj: Any = importlib.import_module(module)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
 
 
 class BlockRegistrar:

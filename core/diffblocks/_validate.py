@@ -31,7 +31,7 @@ def _compatible(produced: Any, wanted: Any) -> bool:
 
 def _leaves(block: ModularPipelineBlocks, path: str) -> list[tuple[str, ModularPipelineBlocks, bool]]:
     """Blocks in run order with whether each always runs (Auto branches do not)."""
-    from ._multi import AutoPipelineBlocks, LoopSequentialPipelineBlocks, SequentialPipelineBlocks
+    from ._multi import AutoPipelineBlocks, SequentialPipelineBlocks
 
     if isinstance(block, SequentialPipelineBlocks):
         out = []
@@ -43,9 +43,7 @@ def _leaves(block: ModularPipelineBlocks, path: str) -> list[tuple[str, ModularP
         for name, sub in block.sub_blocks.items():
             out += [(p, b, False) for p, b, _ in _leaves(sub, f"{path}.{name}" if path else name)]
         return out
-    if isinstance(block, LoopSequentialPipelineBlocks):
-        return [(path, block, True)]
-    return [(path, block, True)]
+    return [(path, block, True)]  # leaves, and loops (which stay whole)
 
 
 def validate(blocks: ModularPipelineBlocks) -> ValidationReport:

@@ -86,9 +86,8 @@ print(json.dumps({"results": out, "torch": "torch" in sys.modules and "torch" no
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from ._discovery import scan
-
-    plugins = scan()
+    # the registry's own scan: every plugin it found, disabled and incompatible ones included
+    plugins = _registry().list_plugins()
     conflicts: dict[str, list[str]] = {}
     try:
         for entry in _registry().list_blocks():
@@ -96,7 +95,6 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                 conflicts.setdefault(entry.name, []).append(entry.distribution)
     except DiffblocksError as exc:
         print(f"registry: {exc}")
-    statuses = {p.distribution: p for p in _registry().list_plugins()}
     rows, problems = [], 0
     for info in plugins:
         targets = [t for _, t in info.hooks] + [t for _, t in info.blocks]
@@ -122,15 +120,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             }
         errors = [f"{r['target']}: {r['error']}" for r in report["results"] if r["error"]]
         problems += bool(errors)
-        status = statuses.get(info.distribution)
         rows.append(
             {
                 "distribution": info.distribution,
                 "version": info.version,
-                "status": status.status if status else "?",
+                "status": info.status,
                 "import_ms": f"{sum(r['seconds'] for r in report['results']) * 1000:.1f}",
                 "imports_torch": "yes" if report["torch"] else "no",
-                "problems": "; ".join(errors) or (status.error if status and status.error else ""),
+                "problems": "; ".join(errors) or (info.error or ""),
             }
         )
     if args.json:

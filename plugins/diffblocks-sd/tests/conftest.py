@@ -27,8 +27,11 @@ def bytes_to_unicode() -> dict[int, str]:
 
 @pytest.fixture(scope="session")
 def tokenizer_dir(tmp_path_factory):
+    return write_tokenizer_files(tmp_path_factory.mktemp("clip_tokenizer"))
+
+
+def write_tokenizer_files(folder):
     """vocab.json + merges.txt for a character-level CLIP BPE tokenizer (written, not downloaded)."""
-    folder = tmp_path_factory.mktemp("clip_tokenizer")
     chars = list(bytes_to_unicode().values())
     vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
     for c in chars:
