@@ -6,7 +6,7 @@ import types
 
 import pytest
 from diffblocks import Registry, use_registry
-from diffblocks._hookspecs import HOOK_NAMES, DiffblocksSpecs
+from diffblocks._plugins._hookspecs import HOOK_NAMES, DiffblocksSpecs
 
 DOC = pathlib.Path(__file__).parent.parent / "docs" / "plugins.md"
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 from diffblocks import CompositionError, compose, load_spec, save_spec
-from diffblocks._compose import auto_blocks
+from diffblocks._compose._compose import auto_blocks
 
 
 def structure(block):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from ._aggregate import DefaultConflictWarning
-from ._blocks import ModularPipelineBlocks, PipelineBlock
-from ._compose import compose
-from ._dict import InsertableDict
-from ._errors import (
+from ._analysis._validate import ValidationReport
+from ._blocks._aggregate import DefaultConflictWarning
+from ._blocks._base import ModularPipelineBlocks, PipelineBlock
+from ._blocks._multi import AutoPipelineBlocks, LoopSequentialPipelineBlocks, SequentialPipelineBlocks
+from ._compose._compose import compose
+from ._compose._specfile import load_spec, save_spec, spec_dict
+from ._model._dict import InsertableDict
+from ._model._errors import (
     BlockDefinitionError,
     BlockExecutionError,
     BlockImportError,
@@ -21,13 +24,10 @@ from ._errors import (
     Problem,
     UnknownInputError,
 )
-from ._family import ModelFamily
-from ._manager import ComponentsManager
-from ._multi import AutoPipelineBlocks, LoopSequentialPipelineBlocks, SequentialPipelineBlocks
-from ._params import ComponentLoadError, ComponentSpec, ConfigSpec, InputParam, OutputParam
-from ._pipeline import Components, ModularPipeline
-from ._progress import progress_bar
-from ._registry import (
+from ._model._params import ComponentLoadError, ComponentSpec, ConfigSpec, InputParam, OutputParam
+from ._model._state import BlockState, PipelineState
+from ._plugins._family import ModelFamily
+from ._plugins._registry import (
     BlockEntry,
     Registry,
     RegistryProxy,
@@ -38,9 +38,9 @@ from ._registry import (
     list_plugins,
     use_registry,
 )
-from ._specfile import load_spec, save_spec, spec_dict
-from ._state import BlockState, PipelineState
-from ._validate import ValidationReport
+from ._runtime._manager import ComponentsManager
+from ._runtime._pipeline import Components, ModularPipeline
+from ._runtime._progress import progress_bar
 
 __version__ = "0.1.0"
 
@@ -51,7 +51,7 @@ registry = RegistryProxy()
 def __getattr__(name: str) -> object:
     # pluggy is imported only when a plugin asks for its markers, keeping `import diffblocks` light
     if name in ("hookimpl", "hookspec"):
-        from . import _hookspecs
+        from ._plugins import _hookspecs
 
         return getattr(_hookspecs, name)
     raise AttributeError(f"module 'diffblocks' has no attribute {name!r}")

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._errors import DiffblocksError
+from ._model._errors import DiffblocksError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -26,7 +26,7 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
 
 
 def _registry() -> Any:
-    from ._registry import get_registry
+    from ._plugins._registry import get_registry
 
     return get_registry()
 
@@ -146,7 +146,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_new_plugin(args: argparse.Namespace) -> int:
-    from ._scaffold import new_plugin
+    from ._front._scaffold import new_plugin
 
     root = new_plugin(args.name, args.dir)
     print(f"created {root}")
@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", default=".", help="folder to create it in (default: here)")
     p.set_defaults(handler=cmd_new_plugin)
 
-    from . import _cli_compose
+    from ._front import _cli_compose
 
     _cli_compose.add_commands(sub)
     return parser
@@ -200,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         message = str(exc.args[0] if type(exc) is KeyError and exc.args else exc)  # KeyError quotes its text
-        from ._errors import MissingComponentError, MissingInputError
+        from ._model._errors import MissingComponentError, MissingInputError
 
         if isinstance(exc, MissingInputError):
             message += "\nOn the command line, give inputs as --set name=value."

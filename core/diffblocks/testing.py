@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from ._blocks import ModularPipelineBlocks
-from ._discovery import ENV_STRICT
-from ._params import ComponentSpec, ConfigSpec, InputParam, OutputParam
-from ._registry import NAME_RE, Registry, get_registry, use_registry
+from ._blocks._base import ModularPipelineBlocks
+from ._model._params import ComponentSpec, ConfigSpec, InputParam, OutputParam
+from ._plugins._discovery import ENV_STRICT
+from ._plugins._registry import NAME_RE, Registry, get_registry, use_registry
 
 __all__ = [
     "BlockContractError",

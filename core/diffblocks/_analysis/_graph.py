@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ._blocks import ModularPipelineBlocks
+from .._blocks._base import ModularPipelineBlocks
 from ._validate import _leaves
 
 INPUTS = "inputs"

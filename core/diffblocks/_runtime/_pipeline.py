@@ -6,19 +6,19 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ._blocks import ModularPipelineBlocks
-from ._dict import structure_epoch
-from ._discovery import import_target
-from ._errors import (
+from .._analysis._render import render_doc
+from .._blocks._base import ModularPipelineBlocks
+from .._blocks._multi import annotate
+from .._model._dict import structure_epoch
+from .._model._errors import (
     MissingComponentError,
     MissingInputError,
     UnknownInputError,
     did_you_mean,
 )
-from ._multi import annotate
-from ._params import ComponentLoadError, ComponentSpec, ConfigSpec
-from ._render import render_doc
-from ._state import PipelineState
+from .._model._params import ComponentLoadError, ComponentSpec, ConfigSpec
+from .._model._state import PipelineState
+from .._plugins._discovery import import_target
 
 
 class Components:
@@ -354,7 +354,7 @@ class ModularPipeline:
 
 def _plugin_loader(spec: ComponentSpec) -> Any:
     """A loader contributed through the ``register_component_loaders`` hook, if any."""
-    from ._registry import get_registry
+    from .._plugins._registry import get_registry
 
     type_name = spec.type_name
     return get_registry().component_loader(type_name) if type_name else None

@@ -6,9 +6,9 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._blocks import ModularPipelineBlocks
-from ._errors import CompositionError, Problem
-from ._params import InputParam, type_hint_name
+from .._blocks._base import ModularPipelineBlocks
+from .._model._errors import CompositionError, Problem
+from .._model._params import InputParam, type_hint_name
 
 
 @dataclass
@@ -31,7 +31,7 @@ def _compatible(produced: Any, wanted: Any) -> bool:
 
 def _leaves(block: ModularPipelineBlocks, path: str) -> list[tuple[str, ModularPipelineBlocks, bool]]:
     """Blocks in run order with whether each always runs (Auto branches do not)."""
-    from ._multi import AutoPipelineBlocks, SequentialPipelineBlocks
+    from .._blocks._multi import AutoPipelineBlocks, SequentialPipelineBlocks
 
     if isinstance(block, SequentialPipelineBlocks):
         out = []
@@ -48,7 +48,7 @@ def _leaves(block: ModularPipelineBlocks, path: str) -> list[tuple[str, ModularP
 
 def validate(blocks: ModularPipelineBlocks) -> ValidationReport:
     """Check ``blocks``; raise :class:`CompositionError` listing every problem, else report."""
-    from ._multi import AutoPipelineBlocks
+    from .._blocks._multi import AutoPipelineBlocks
 
     problems: list[Problem] = []
     leaves = _leaves(blocks, "")

@@ -7,10 +7,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from ._params import ComponentSpec, ConfigSpec, InputParam, OutputParam
+from .._model._params import ComponentSpec, ConfigSpec, InputParam, OutputParam
 
 if TYPE_CHECKING:
-    from ._blocks import ModularPipelineBlocks
+    from ._base import ModularPipelineBlocks
 
 
 class DefaultConflictWarning(UserWarning):

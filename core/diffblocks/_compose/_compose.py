@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._blocks import ModularPipelineBlocks
-from ._errors import BlockNotFoundError, CompositionError, DiffblocksError, NameConflictError, Problem
-from ._multi import AutoPipelineBlocks, SequentialPipelineBlocks
-from ._registry import Registry, get_registry
+from .._blocks._base import ModularPipelineBlocks
+from .._blocks._multi import AutoPipelineBlocks, SequentialPipelineBlocks
+from .._model._errors import BlockNotFoundError, CompositionError, DiffblocksError, NameConflictError, Problem
+from .._plugins._registry import Registry, get_registry
 
 ComposeSpec = Any  # str | list | dict | ModularPipelineBlocks, nested
 

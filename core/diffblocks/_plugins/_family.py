@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._model._params import ComponentSpec, ConfigSpec
 from ._discovery import import_target
-from ._params import ComponentSpec, ConfigSpec
 
 
 @dataclass
@@ -32,7 +32,7 @@ class ModelFamily:
         if isinstance(cls, str):
             self.pipeline_class = cls = import_target(cls)
         if cls is None:
-            from ._pipeline import ModularPipeline
+            from .._runtime._pipeline import ModularPipeline
 
             return ModularPipeline
         return cls

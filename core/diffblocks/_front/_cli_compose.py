@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._errors import CompositionError, Problem
+from .._model._errors import CompositionError, Problem
 
 
 def _target(target: str) -> Any:
     """A spec file path or a registered block name, as composed blocks."""
-    from ._compose import compose
-    from ._specfile import load_spec
+    from .._compose._compose import compose
+    from .._compose._specfile import load_spec
 
     if target.lower().endswith((".toml", ".json")) or os.sep in target:
         if not Path(target).exists():
@@ -32,8 +32,8 @@ def _parse_value(text: str) -> Any:
 
 
 def cmd_compose(args: argparse.Namespace) -> int:
-    from ._compose import compose
-    from ._specfile import save_spec
+    from .._compose._compose import compose
+    from .._compose._specfile import save_spec
 
     blocks = compose(list(args.names) if len(args.names) > 1 else args.names[0])
     print(blocks.doc)
@@ -43,7 +43,7 @@ def cmd_compose(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from ._specfile import load_spec
+    from .._compose._specfile import load_spec
 
     try:
         report = load_spec(args.file).validate()
@@ -115,7 +115,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from ._graph import data_flow, render
+    from .._analysis._graph import data_flow, render
 
     print(render(data_flow(_target(args.target)), args.format))
     return 0

@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._blocks import ModularPipelineBlocks
+from .._blocks._base import ModularPipelineBlocks
+from .._blocks._multi import AutoPipelineBlocks, SequentialPipelineBlocks, _MultiBlocks
+from .._model._errors import CompositionError, Problem
+from .._plugins._registry import NAME_RE, Registry, get_registry
 from ._compose import _Builder, auto_blocks, compose
-from ._errors import CompositionError, Problem
-from ._multi import AutoPipelineBlocks, SequentialPipelineBlocks, _MultiBlocks
-from ._registry import NAME_RE, Registry, get_registry
 
 SPEC_VERSION = 1
 TOP_KEYS = {"diffblocks_spec", "description", "workflow", "blocks", "inputs", "components", "provenance"}

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ._params import ComponentSpec, ConfigSpec, InputParam, OutputParam, type_hint_name
+from .._model._params import ComponentSpec, ConfigSpec, InputParam, OutputParam, type_hint_name
 
 if TYPE_CHECKING:
-    from ._blocks import ModularPipelineBlocks
+    from .._blocks._base import ModularPipelineBlocks
 
 _RULE = "  " + "=" * 78
 
@@ -95,7 +95,7 @@ def _trigger_banner(block: ModularPipelineBlocks) -> list[str]:
 
 
 def render_repr(block: ModularPipelineBlocks) -> str:
-    from ._multi import AutoPipelineBlocks, _MultiBlocks
+    from .._blocks._multi import AutoPipelineBlocks, _MultiBlocks
 
     cls = type(block)
     base = next(b.__name__ for b in cls.__mro__[1:] if not b.__name__.startswith("_"))

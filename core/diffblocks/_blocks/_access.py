@@ -11,9 +11,9 @@ import keyword
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._errors import MissingInputError, MissingOutputError
-from ._params import InputParam, OutputParam
-from ._state import BlockState, _BlockStateFast, _tag
+from .._model._errors import MissingInputError, MissingOutputError
+from .._model._params import InputParam, OutputParam
+from .._model._state import BlockState, _BlockStateFast, _tag
 
 _MISSING = object()
 # Builtin mutable containers are shallow-copied out of ``state.inputs`` so a block cannot change

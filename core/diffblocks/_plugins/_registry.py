@@ -11,8 +11,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from .._model._errors import (
+    BlockImportError,
+    BlockNotFoundError,
+    NameConflictError,
+    PluginError,
+    did_you_mean,
+)
 from ._discovery import PluginInfo, import_target, incompatibility, plugin_filter, scan, strict_mode
-from ._errors import BlockImportError, BlockNotFoundError, NameConflictError, PluginError, did_you_mean
 from ._family import ModelFamily
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
@@ -106,7 +112,7 @@ def _describe(block: Any) -> str:
 
 
 def _check_block_object(name: str, block: Any) -> None:
-    from ._blocks import ModularPipelineBlocks
+    from .._blocks._base import ModularPipelineBlocks
 
     ok = isinstance(block, ModularPipelineBlocks) or (
         isinstance(block, type) and issubclass(block, ModularPipelineBlocks)
@@ -139,7 +145,7 @@ class Registry:
         if self._scanned:
             return
         self._scanned = True
-        from . import __version__
+        from .. import __version__
 
         allowed = plugin_filter()
         for info in scan():

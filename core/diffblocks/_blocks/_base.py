@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._model._params import ComponentSpec, ConfigSpec, InputParam, OutputParam
+from .._model._state import BlockState, PipelineState
 from ._access import build_accessors
-from ._params import ComponentSpec, ConfigSpec, InputParam, OutputParam
-from ._state import BlockState, PipelineState
 
 if TYPE_CHECKING:
+    from .._runtime._pipeline import ModularPipeline
     from ._multi import SequentialPipelineBlocks
-    from ._pipeline import ModularPipeline
 
 
 class ModularPipelineBlocks:
@@ -134,7 +134,7 @@ class ModularPipelineBlocks:
         Returns a report of the inputs the pipeline asks from its caller (a required input that
         nothing provides is a pipeline input, not a problem).
         """
-        from ._validate import validate
+        from .._analysis._validate import validate
 
         return validate(self)
 
@@ -142,8 +142,8 @@ class ModularPipelineBlocks:
         self, path: str | None = None, components_manager: Any = None, **kwargs: Any
     ) -> ModularPipeline:
         """A runnable pipeline over this block. ``path`` loads components from a local folder."""
-        from ._pipeline import ModularPipeline
-        from ._registry import get_registry
+        from .._plugins._registry import get_registry
+        from .._runtime._pipeline import ModularPipeline
 
         cls: Any = ModularPipeline
         family = get_registry().find_family(self.model_name) if self.model_name else None
@@ -155,12 +155,12 @@ class ModularPipelineBlocks:
     # -- printing -------------------------------------------------------------------------
     @property
     def doc(self) -> str:
-        from ._render import render_doc
+        from .._analysis._render import render_doc
 
         return render_doc(self)
 
     def __repr__(self) -> str:
-        from ._render import render_repr
+        from .._analysis._render import render_repr
 
         return render_repr(self)
 

@@ -6,13 +6,13 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
+from .._model._dict import _EPOCH, InsertableDict, bump_epoch, pairs, structure_epoch
+from .._model._errors import BlockDefinitionError, BlockExecutionError, DiffblocksError
+from .._model._params import ComponentSpec, ConfigSpec, InputParam, OutputParam
+from .._model._state import BlockState, PipelineState
 from ._access import build_accessors, build_loop_step, build_sequential_run
 from ._aggregate import Declarations, aggregate_auto, aggregate_sequential
-from ._blocks import ModularPipelineBlocks
-from ._dict import _EPOCH, InsertableDict, bump_epoch, pairs, structure_epoch
-from ._errors import BlockDefinitionError, BlockExecutionError, DiffblocksError
-from ._params import ComponentSpec, ConfigSpec, InputParam, OutputParam
-from ._state import BlockState, PipelineState
+from ._base import ModularPipelineBlocks
 
 
 def as_block(name: Any, value: Any) -> ModularPipelineBlocks:
