@@ -26,6 +26,7 @@ from ._model._errors import (
 )
 from ._model._params import ComponentLoadError, ComponentSpec, ConfigSpec, InputParam, OutputParam
 from ._model._state import BlockState, PipelineState
+from ._model._version import __version__
 from ._plugins._family import ModelFamily
 from ._plugins._registry import (
     BlockEntry,
@@ -41,8 +42,6 @@ from ._plugins._registry import (
 from ._runtime._manager import ComponentsManager
 from ._runtime._pipeline import Components, ModularPipeline
 from ._runtime._progress import progress_bar
-
-__version__ = "0.1.0"
 
 #: The registry in use (installed plugins, plus run-time registrations); see ``use_registry``.
 registry = RegistryProxy()

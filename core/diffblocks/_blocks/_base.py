@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .._model._params import ComponentSpec, ConfigSpec, InputParam, OutputParam
@@ -9,8 +11,17 @@ from .._model._state import BlockState, PipelineState
 from ._access import build_accessors
 
 if TYPE_CHECKING:
+    from .._analysis._validate import ValidationReport
     from .._runtime._pipeline import ModularPipeline
     from ._multi import SequentialPipelineBlocks
+
+
+def _services() -> ModuleType:
+    """The blocks layer's one upward call: the seed's API puts init_pipeline, doc, repr and
+    validate on blocks, and ``diffblocks._services`` provides them from the layers above."""
+    from .. import _services as services
+
+    return services
 
 
 class ModularPipelineBlocks:
@@ -128,41 +139,27 @@ class ModularPipelineBlocks:
             flat[key] = block
         return SequentialPipelineBlocks.from_blocks_dict(flat)
 
-    def validate(self) -> Any:
+    def validate(self) -> ValidationReport:
         """Check the data flow statically; raise CompositionError listing every problem.
 
         Returns a report of the inputs the pipeline asks from its caller (a required input that
         nothing provides is a pipeline input, not a problem).
         """
-        from .._analysis._validate import validate
-
-        return validate(self)
+        return _services().validate(self)
 
     def init_pipeline(
-        self, path: str | None = None, components_manager: Any = None, **kwargs: Any
+        self, path: str | os.PathLike[str] | None = None, components_manager: Any = None, **kwargs: Any
     ) -> ModularPipeline:
         """A runnable pipeline over this block. ``path`` loads components from a local folder."""
-        from .._plugins._registry import get_registry
-        from .._runtime._pipeline import ModularPipeline
-
-        cls: Any = ModularPipeline
-        family = get_registry().find_family(self.model_name) if self.model_name else None
-        if family is not None:
-            cls = family.resolve_pipeline_class()
-            kwargs.setdefault("family", family)
-        return cls(self, path=path, components_manager=components_manager, **kwargs)
+        return _services().make_pipeline(self, path, components_manager, **kwargs)
 
     # -- printing -------------------------------------------------------------------------
     @property
     def doc(self) -> str:
-        from .._analysis._render import render_doc
-
-        return render_doc(self)
+        return _services().render_doc(self)
 
     def __repr__(self) -> str:
-        from .._analysis._render import render_repr
-
-        return render_repr(self)
+        return _services().render_repr(self)
 
 
 class PipelineBlock(ModularPipelineBlocks):

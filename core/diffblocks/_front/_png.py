@@ -32,7 +32,7 @@ def _jsonable(value: Any) -> Any:
 
 def plugin_versions() -> dict[str, str | None]:
     """Distribution name -> version of every plugin that loaded, from the registry in use."""
-    from .. import list_plugins
+    from .._plugins._registry import list_plugins
 
     return {p.distribution: p.version for p in list_plugins() if getattr(p, "distribution", None)}
 
@@ -46,7 +46,7 @@ def generation_record(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The record stored in a PNG: give ``block`` (a registered name) or ``spec`` (a spec dict)."""
-    from .. import __version__
+    from .._model._version import __version__
 
     record: dict[str, Any] = {
         "format": RECORD_VERSION,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .. import __version__
+from .._model._version import __version__
 
 PYPROJECT = """\
 [build-system]

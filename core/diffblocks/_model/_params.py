@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .._plugins._discovery import import_target
+from .._model._imports import import_target
 from ._errors import DiffblocksError
 
 

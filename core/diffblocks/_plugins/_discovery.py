@@ -17,19 +17,6 @@ ENV_STRICT = "DIFFBLOCKS_STRICT_PLUGINS"
 _REQUIRES = re.compile(r"^Requires-Dist:[ \t]*diffblocks(?![\w.-])(.*)$", re.MULTILINE | re.IGNORECASE)
 
 
-def import_target(target: str) -> Any:
-    """The object named by ``"package.module:attr.path"``, importing the module."""
-    import importlib
-
-    module, sep, attr = target.partition(":")
-    if not sep or not module or not attr:
-        raise ValueError(f"target {target!r} must look like 'package.module:attribute'")
-    obj: Any = importlib.import_module(module)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
 def normalize(name: str) -> str:
     """PEP 503 normalisation: ``Diffblocks_Example`` -> ``diffblocks-example``."""
     return re.sub(r"[-_.]+", "-", name).lower()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._model._imports import import_target
 from .._model._params import ComponentSpec, ConfigSpec
-from ._discovery import import_target
 
 
 @dataclass

@@ -18,7 +18,8 @@ from .._model._errors import (
     PluginError,
     did_you_mean,
 )
-from ._discovery import PluginInfo, import_target, incompatibility, plugin_filter, scan, strict_mode
+from .._model._imports import import_target
+from ._discovery import PluginInfo, incompatibility, plugin_filter, scan, strict_mode
 from ._family import ModelFamily
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
@@ -145,7 +146,7 @@ class Registry:
         if self._scanned:
             return
         self._scanned = True
-        from .. import __version__
+        from .._model._version import __version__
 
         allowed = plugin_filter()
         for info in scan():
@@ -379,6 +380,11 @@ class Registry:
     def component_loader(self, type_name: str) -> Callable[..., Any] | None:
         self._load_hooks()
         return self._loaders.get(type_name)
+
+    def component_loaders(self) -> dict[str, Callable[..., Any]]:
+        """Every loader plugins registered, by component type name."""
+        self._load_hooks()
+        return dict(self._loaders)
 
 
 _current: list[Registry] = []

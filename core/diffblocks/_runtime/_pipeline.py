@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from .._analysis._render import render_doc
@@ -16,9 +16,9 @@ from .._model._errors import (
     UnknownInputError,
     did_you_mean,
 )
+from .._model._imports import import_target
 from .._model._params import ComponentLoadError, ComponentSpec, ConfigSpec
 from .._model._state import PipelineState
-from .._plugins._discovery import import_target
 
 
 class Components:
@@ -107,10 +107,13 @@ class ModularPipeline:
         path: str | os.PathLike[str] | None = None,
         components_manager: Any = None,
         family: Any = None,
+        component_loaders: Mapping[str, Callable[..., Any]] | None = None,
         **components: Any,
     ) -> None:
         self.blocks = blocks
         self.family = family
+        #: type name -> loader, from plugins' ``register_component_loaders`` (given by init_pipeline)
+        self.component_loaders: dict[str, Callable[..., Any]] = dict(component_loaders or {})
         self.components_manager = components_manager
         specs = {c.name: c for c in blocks.expected_components}
         configs = {c.name: c for c in blocks.expected_configs}
@@ -160,7 +163,7 @@ class ModularPipeline:
         ):
             opts["subfolder"] = name  # a diffusers-layout folder: one subfolder per component
         opts = {k: v for k, v in opts.items() if v is not None}
-        self.components._values[name] = _load_component(spec, path, **opts)
+        self.components._values[name] = _load_component(spec, path, self.component_loaders, **opts)
 
     def load_default_components(self, **kwargs: Any) -> None:
         """Load every component that is still empty and whose spec says where it lives."""
@@ -171,7 +174,7 @@ class ModularPipeline:
         ]
         for name in names:
             spec = self.components._specs[name]
-            self.components._values[name] = _load_component(spec, spec.repo, **kwargs)
+            self.components._values[name] = _load_component(spec, spec.repo, self.component_loaders, **kwargs)
 
     # -- components -----------------------------------------------------------------------
     @property
@@ -241,7 +244,7 @@ class ModularPipeline:
                 opts.setdefault("subfolder", name)
             if torch_dtype is not None and _is_model_class(spec.type_hint):
                 opts["torch_dtype"] = torch_dtype
-            obj = _load_component(spec, path, **opts)
+            obj = _load_component(spec, path, self.component_loaders, **opts)
             if device is not None and _is_model_class(spec.type_hint):
                 obj = obj.to(device)
             loaded[name] = obj
@@ -352,18 +355,12 @@ class ModularPipeline:
         )
 
 
-def _plugin_loader(spec: ComponentSpec) -> Any:
-    """A loader contributed through the ``register_component_loaders`` hook, if any."""
-    from .._plugins._registry import get_registry
-
-    type_name = spec.type_name
-    return get_registry().component_loader(type_name) if type_name else None
-
-
-def _load_component(spec: ComponentSpec, path: Any, **opts: Any) -> Any:
+def _load_component(
+    spec: ComponentSpec, path: Any, loaders: Mapping[str, Callable[..., Any]], **opts: Any
+) -> Any:
     """One component: through a plugin's loader for its type if there is one, else with
     ``from_pretrained``; model weights only ever from safetensors, never from pickle files."""
-    loader = _plugin_loader(spec)
+    loader = loaders.get(spec.type_name) if spec.type_name else None
     if loader is not None:
         return loader(spec, path, **opts)
     if _is_model_class(spec.type_hint):
