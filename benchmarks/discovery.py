@@ -1,6 +1,6 @@
 """Discovery cost with 10, 100 and 500 generated plugin distributions.
 
-Run: python benchmarks/discovery.py
+Run: python benchmarks/discovery.py  (--smoke: 10 plugins, one repeat, to check that it runs)
 For each size, in one process: `Registry().list_blocks()` against the bare
 `importlib_metadata.entry_points(group="diffblocks.blocks")` scan of the same folder; then whole
 commands (`diffblocks blocks list --json` against a python process doing only the bare scan, and
@@ -11,6 +11,7 @@ and checks that listing imported none of the modules behind the static entry poi
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -48,7 +49,11 @@ def command_seconds(args: list[str], env: dict[str, str], repeat: int = 5) -> fl
     return min(times)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny run: checks the script, not the speed")
+    smoke = parser.parse_args(argv).smoke
+    sizes, repeat = ((10,), 1) if smoke else ((10, 100, 500), 5)
     import importlib_metadata
     from diffblocks import Registry
 
@@ -56,13 +61,13 @@ def main() -> int:
     print(
         f"{'plugins':>8} {'bare scan':>10} {'list_blocks':>12} {'ratio':>6} | {'bare cmd':>9} {'blocks list':>12} {'ratio':>6} | {'import all':>12} {'ratio':>6} | imports"
     )
-    for n in (10, 100, 500):
+    for n in sizes:
         with tempfile.TemporaryDirectory() as folder:
             make_site(folder, n)
             sys.path.insert(0, folder)
             try:
-                bare = best(lambda: importlib_metadata.entry_points(group="diffblocks.blocks"))
-                ours = best(lambda: Registry().list_blocks())
+                bare = best(lambda: importlib_metadata.entry_points(group="diffblocks.blocks"), repeat=repeat)
+                ours = best(lambda: Registry().list_blocks(), repeat=repeat)
                 entries = Registry().list_blocks()
                 assert sum(e.distribution.startswith("gen-plugin-") for e in entries) == 2 * n
                 leaked = sorted(m for m in sys.modules if m.startswith("genplug"))
@@ -76,8 +81,9 @@ def main() -> int:
                     "import importlib_metadata as m; m.entry_points(group='diffblocks.blocks')",
                 ],
                 env,
+                repeat,
             )
-            ours_cmd = command_seconds([exe, "blocks", "list", "--json"], env)
+            ours_cmd = command_seconds([exe, "blocks", "list", "--json"], env, repeat)
             pluggy_cmd = command_seconds(
                 [
                     sys.executable,
@@ -85,6 +91,7 @@ def main() -> int:
                     "import importlib_metadata as m, pluggy\nfor ep in m.entry_points(group='diffblocks.blocks'): ep.load()",
                 ],
                 env,
+                repeat,
             )
             print(
                 f"{n:>8} {bare * 1e3:>8.1f}ms {ours * 1e3:>10.1f}ms {ours / bare:>5.2f}x | {bare_cmd * 1e3:>7.0f}ms {ours_cmd * 1e3:>10.0f}ms {ours_cmd / bare_cmd:>5.2f}x | {pluggy_cmd * 1e3:>10.0f}ms {pluggy_cmd / bare_cmd:>5.2f}x | {len(leaked)} modules"

@@ -1,6 +1,6 @@
 """Per-block and per-loop-iteration dispatch cost of diffblocks, against plain Python.
 
-Run: python benchmarks/dispatch.py
+Run: python benchmarks/dispatch.py  (--smoke: a few repeats only, to check that it runs)
 Prints microseconds per block (marginal cost from a 10-block to a 100-block chain), the same for a
 chain of plain functions on a dict (the lower bound), per loop iteration of a 3-sub-block loop, and
 the ratios. With diffusers >= 0.35 installed, its modular blocks are timed side by side.
@@ -8,6 +8,7 @@ the ratios. With diffusers >= 0.35 installed, its modular blocks are timed side 
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
 import timeit
@@ -15,9 +16,12 @@ from collections.abc import Callable
 from typing import Any
 
 REPEAT = 7
+#: calls per timing; --smoke divides it (and REPEAT) so the doc tests only check the script runs
+SCALE = 1.0
 
 
 def best_seconds(fn: Callable[[], Any], number: int) -> float:
+    number = max(1, int(number * SCALE))
     return min(timeit.repeat(fn, number=number, repeat=REPEAT)) / number
 
 
@@ -123,7 +127,12 @@ def loop_us_per_iteration(mod: Any) -> float:
     return (t55 - t5) / 50 * 1e6
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    global REPEAT, SCALE
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny run: checks the script, not the speed")
+    if parser.parse_args(argv).smoke:
+        REPEAT, SCALE = 1, 0.01
     import diffblocks
 
     plain = marginal_us(plain_python)
