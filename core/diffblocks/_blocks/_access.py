@@ -1,13 +1,12 @@
-"""Per-block state accessors, generated once from a block's declarations.
+"""Per-block state access: plain functions over name tuples precomputed from the declarations.
 
-``get_block_state``/``set_block_state`` run for every block of every call, so they are compiled
-into straight-line functions (the technique dataclasses and attrs use) instead of looping over
-param objects at run time. Names are passed as constants, never spliced into source as code.
+``get_block_state``/``set_block_state`` run for every block of every call. Their cost is kept low
+without generated code: a block's declarations are read once into tuples of names and defaults,
+and the accessors loop over those tuples, writing straight into the block state's ``__dict__``.
 """
 
 from __future__ import annotations
 
-import keyword
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,191 +29,111 @@ def build_accessors(
     intermediate_inputs: Sequence[InputParam],
     outputs: Sequence[OutputParam],
 ) -> tuple[Getter, Setter]:
-    consts: dict[str, Any] = {
-        "_BS": _BlockStateFast,
-        "_MISS": _MISSING,
-        "_COPY": _COPY_TYPES,
-        "_tag": _tag,
-        "_collect": _collect_kwargs,
-        "_missing_input": _missing_input(block_class),
-        "_missing_output_of": _missing_output(block_class),
-        "_setattr": setattr,
-        "_getattr": getattr,
-    }
-
-    def const(value: Any) -> str:
-        key = f"_c{len(consts)}"
-        consts[key] = value
-        return key
-
-    def attr(name: str) -> str:
-        # identifiers become plain attribute access (fast inline values); others go via setattr
-        return f"bs.{name}" if name.isidentifier() and not keyword.iskeyword(name) else ""
-
-    get = [
-        "def get_block_state(state):",
-        " inter = state.intermediates",
-        " bs = _BS()",
-    ]
+    """The ``(get_block_state, set_block_state)`` pair for one block's declarations."""
+    reads: list[tuple[str, Any, bool]] = []  # (name, default, required), first declaration wins
+    collectors: list[str] = []  # kwargs_type of nameless inputs, collected into one dict each
     seen: set[str] = set()
-    collectors: list[str] = []
     for param in [*inputs, *intermediate_inputs]:
         if param.name is None:
             if param.kwargs_type and param.kwargs_type not in collectors:
                 collectors.append(param.kwargs_type)
-            continue
-        if param.name in seen:
-            continue
-        seen.add(param.name)
-        n, dflt = const(param.name), const(param.default)
-        get += [
-            f" if {n} in inter: v = inter[{n}]",
-            " else:",
-            f"  v = state._inputs.get({n}, {dflt})",
-            "  if v.__class__ in _COPY: v = v.copy()",
-        ]
-        if param.required:
-            get.append(f" if v is None: _missing_input({n})")
-        target = attr(param.name)
-        get.append(f" {target} = v" if target else f" _setattr(bs, {n}, v)")
-    if collectors:
-        get.append(" d = bs.__dict__")
-    for kwargs_type in collectors:
-        get.append(f" _collect(state, d, {const(kwargs_type)})")
-    get.append(" return bs")
-
-    # Outputs are read by attribute inside one try block: free when all are set; on a missing
-    # one the except branch finds which and names it.
-    put = [
-        "def set_block_state(state, bs):",
-        " inter = state.intermediates",
-        " try:",
-    ]
-
-    def read(name: str, n: str) -> str:
-        target = attr(name)
-        return target if target else f"_getattr(bs, {n})"
+        elif param.name not in seen:
+            seen.add(param.name)
+            reads.append((param.name, param.default, bool(param.required)))
 
     written: set[str] = set()
     out_names: list[str] = []
+    tagged: list[tuple[str, str]] = []  # (kwargs_type, name) of outputs that carry a tag
     for out in outputs:
-        if out.name in written:
-            continue
-        written.add(out.name)
-        out_names.append(out.name)
-        n = const(out.name)
-        put.append(f"  inter[{n}] = {read(out.name, n)}")
-        if out.kwargs_type:
-            put.append(f"  _tag(state.intermediate_kwargs, {const(out.kwargs_type)}, {n})")
-    for param in intermediate_inputs:
-        if param.name is None or param.name in written:
-            continue
-        written.add(param.name)
-        n = const(param.name)
-        # written back only when the block rebound it (identity, not equality)
-        put += [f"  v = {read(param.name, n)}", f"  if v is not inter.get({n}): inter[{n}] = v"]
-    for param in inputs:
-        if param.name is None or param.name in written:
-            continue
-        written.add(param.name)
-        n = const(param.name)
-        # an `inputs` name produced upstream lives in the intermediates (later diffusers style);
-        # a caller's input is never written.
-        put += [
-            f"  if {n} in inter:",
-            f"   v = {read(param.name, n)}",
-            f"   if v is not inter[{n}]: inter[{n}] = v",
-        ]
-    # Attribute reads sit in one try block: free when all are set; on a missing one the except
-    # branch finds which declared output it was and names it.
-    if len(put) == 3:
-        put.append("  pass")
-    put += [" except AttributeError:", f"  _missing_output_of(bs, {const(tuple(out_names))})"]
-    put.append(" return None")
+        if out.name not in written:
+            written.add(out.name)
+            out_names.append(out.name)
+            if out.kwargs_type:
+                tagged.append((out.kwargs_type, out.name))
+    # Intermediate inputs are written back when the block rebound them (identity, not equality).
+    rebinds = [p.name for p in intermediate_inputs if p.name is not None and p.name not in written]
+    written.update(rebinds)
+    # An `inputs` name produced upstream lives in the intermediates (the later diffusers style) and
+    # is written back the same way; a caller's input is never written.
+    upstream = [p.name for p in inputs if p.name is not None and p.name not in written]
 
-    namespace: dict[str, Any] = {}
-    exec("\n".join(get) + "\n\n" + "\n".join(put), dict(consts), namespace)  # noqa: S102
-    return namespace["get_block_state"], namespace["set_block_state"]
+    return (
+        _getter(block_class, tuple(reads), tuple(collectors)),
+        _setter(block_class, tuple(out_names), tuple(tagged), tuple(rebinds), tuple(dict.fromkeys(upstream))),
+    )
 
 
-def _missing_input(block_class: str) -> Callable[[str], None]:
-    def raise_missing(name: str) -> None:
-        raise MissingInputError([("", block_class, name)])
+def _getter(
+    block_class: str, reads: tuple[tuple[str, Any, bool], ...], collectors: tuple[str, ...]
+) -> Getter:
+    copy_types = _COPY_TYPES
+    new_state = _BlockStateFast
 
-    return raise_missing
+    def get_block_state(state: Any) -> BlockState:
+        inter = state.intermediates
+        given = state._inputs
+        bs = new_state()
+        values = bs.__dict__
+        for name, default, required in reads:
+            if name in inter:
+                value = inter[name]
+            else:
+                value = given.get(name, default)
+                if value.__class__ in copy_types:
+                    value = value.copy()
+            if value is None and required:
+                raise MissingInputError([("", block_class, name)])
+            values[name] = value
+        for kwargs_type in collectors:
+            _collect_kwargs(state, values, kwargs_type)
+        return bs
+
+    return get_block_state
 
 
-def _missing_output(block_class: str) -> Callable[[BlockState, tuple[str, ...]], None]:
-    def raise_missing(block_state: BlockState, names: tuple[str, ...]) -> None:
-        for name in names:
-            if name not in block_state.__dict__:
-                raise MissingOutputError(block_class, name)
-        raise  # an AttributeError from a property or __getattr__ of the caller's own making
+def _setter(
+    block_class: str,
+    out_names: tuple[str, ...],
+    tagged: tuple[tuple[str, str], ...],
+    rebinds: tuple[str, ...],
+    upstream: tuple[str, ...],
+) -> Setter:
+    missing = _MISSING
 
-    return raise_missing
+    def set_block_state(state: Any, bs: BlockState) -> None:
+        inter = state.intermediates
+        values = bs.__dict__
+        for name in out_names:
+            value = values.get(name, missing)
+            if value is missing:
+                value = _read_attribute(bs, block_class, name)
+            inter[name] = value
+        for kwargs_type, name in tagged:
+            _tag(state.intermediate_kwargs, kwargs_type, name)
+        for name in rebinds:
+            value = values.get(name, missing)
+            if value is not missing and value is not inter.get(name):
+                inter[name] = value
+        for name in upstream:
+            if name in inter:
+                value = values.get(name, missing)
+                if value is not missing and value is not inter[name]:
+                    inter[name] = value
+
+    return set_block_state
 
 
-def _collect_kwargs(state: Any, d: dict[str, Any], kwargs_type: str) -> None:
+def _read_attribute(bs: BlockState, block_class: str, name: str) -> Any:
+    """An output that is not in the block state's dict: a property or ``__getattr__`` of the
+    block's own making may still provide it; otherwise the block forgot to set it."""
+    try:
+        return getattr(bs, name)
+    except AttributeError:
+        raise MissingOutputError(block_class, name) from None
+
+
+def _collect_kwargs(state: Any, values: dict[str, Any], kwargs_type: str) -> None:
     collected = {**state.get_inputs_kwargs(kwargs_type), **state.get_intermediates_kwargs(kwargs_type)}
     for key, value in collected.items():
-        d.setdefault(key, value)
-    d[kwargs_type] = collected
-
-
-def build_loop_step(
-    names: Sequence[str],
-    calls: Sequence[tuple[str, Any]],
-    epoch: list[int],
-    epoch_value: int,
-    generic: Callable[..., Any],
-    fail: Callable[[BaseException, int, Any], Any],
-) -> Callable[..., Any] | None:
-    """A ``loop_step`` unrolled over the sub-blocks for one set of keyword names.
-
-    Forwarding ``**kwargs`` costs a dict copy and an un-inlinable call per sub-block; a step
-    compiled for the names the loop actually passes (``i=..., t=...``) avoids both. Calls with
-    other names, or after sub-block surgery, take ``generic``.
-    """
-    if not all(n.isidentifier() and not keyword.iskeyword(n) for n in names):
-        return None
-    if any(n in ("components", "block_state") or n.startswith("_") for n in names):
-        return None
-    consts: dict[str, Any] = {"_MISS": _MISSING, "_EPOCH": epoch, "_generic": generic, "_fail": fail}
-    params = "".join(f", {n}=_MISS" for n in names)
-    passed = ", ".join(f"{n}={n}" for n in names)
-    missing = " or ".join([*(f"{n} is _MISS" for n in names), f"_EPOCH[0] != {epoch_value}"])
-    lines = [
-        f"def loop_step(components, block_state{params}, **_other):",
-        f" if _other or {missing}:",
-        "  kw = {k: v for k, v in (" + "".join(f"({n!r}, {n}), " for n in names) + ") if v is not _MISS}",
-        "  return _generic(components, block_state, **kw, **_other)",
-        " k = 0",
-        " try:",
-    ]
-    for i, (_, call) in enumerate(calls):
-        consts[f"_f{i}"] = call
-        lines += [
-            f"  k = {i}",
-            f"  components, block_state = _f{i}(components, block_state{', ' if names else ''}{passed})",
-        ]
-    lines += [" except Exception as exc:", "  _fail(exc, k, block_state)", " return components, block_state"]
-    namespace: dict[str, Any] = {}
-    exec("\n".join(lines), consts, namespace)  # noqa: S102
-    return namespace["loop_step"]
-
-
-def build_sequential_run(
-    calls: Sequence[Any], fail: Callable[[BaseException, int, Any], Any]
-) -> Callable[..., Any]:
-    """The body of a sequential run, unrolled: one direct call per sub-block, no loop."""
-    consts: dict[str, Any] = {"_fail": fail}
-    lines = ["def run(components, state):", " k = 0", " try:"]
-    for i, call in enumerate(calls):
-        consts[f"_f{i}"] = call
-        lines += [f"  k = {i}", f"  components, state = _f{i}(components, state)"]
-    if not calls:
-        lines.append("  pass")
-    lines += [" except Exception as exc:", "  _fail(exc, k, state)", " return components, state"]
-    namespace: dict[str, Any] = {}
-    exec("\n".join(lines), consts, namespace)  # noqa: S102
-    return namespace["run"]
+        values.setdefault(key, value)
+    values[kwargs_type] = collected

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .._model._params import ComponentSpec, ConfigSpec, InputParam, OutputParam
 from .._model._state import BlockState, PipelineState
-from ._access import build_accessors
+from ._access import Getter, Setter, build_accessors
 
 if TYPE_CHECKING:
     from .._analysis._validate import ValidationReport
@@ -100,7 +101,7 @@ class ModularPipelineBlocks:
         _, put = self._accessors()
         put(state, block_state)
 
-    def _accessors(self) -> tuple[Any, Any]:
+    def _accessors(self) -> tuple[Getter, Setter]:
         return build_accessors(
             type(self).__name__, self.inputs, self.intermediate_inputs, self.intermediate_outputs
         )
@@ -166,23 +167,26 @@ class PipelineBlock(ModularPipelineBlocks):
     """A leaf block. Implement ``__call__(components, state)``: typically
     ``get_block_state`` -> compute -> ``set_block_state``.
 
-    Declarations are read once, on the first state access, and compiled into accessors;
-    a leaf's declarations must not change afterwards.
+    Declarations are read once, on the first state access, into the two accessor functions; a
+    leaf's declarations must not change afterwards.
     """
 
-    def get_block_state(self, state: PipelineState) -> BlockState:
-        return self._install_accessors()[0](state)
+    @functools.cached_property
+    def _accessor_pair(self) -> tuple[Getter, Setter]:
+        return self._accessors()
 
-    def set_block_state(self, state: PipelineState, block_state: BlockState) -> None:
-        self._install_accessors()[1](state, block_state)
+    # Cached properties holding the accessor functions themselves: after the first access,
+    # ``self.get_block_state(state)`` finds the function in the instance dict and calls it
+    # directly, with no method in between (this runs twice per block per call).
+    @functools.cached_property
+    def get_block_state(self) -> Getter:  # type: ignore[override]
+        """``get_block_state(state) -> BlockState``: this block's values from ``state``."""
+        return self._accessor_pair[0]
 
-    def _install_accessors(self) -> tuple[Any, Any]:
-        get, put = self._accessors()
-        # Instance attributes shadow the methods: later calls go straight to the compiled
-        # functions with no bound-method creation.
-        self.get_block_state = get  # type: ignore[method-assign]
-        self.set_block_state = put  # type: ignore[method-assign]
-        return get, put
+    @functools.cached_property
+    def set_block_state(self) -> Setter:  # type: ignore[override]
+        """``set_block_state(state, block_state)``: write this block's outputs into ``state``."""
+        return self._accessor_pair[1]
 
 
 __all__ = ["ModularPipelineBlocks", "PipelineBlock"]

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
-from .._model._dict import _EPOCH, InsertableDict, bump_epoch, pairs, structure_epoch
+from .._model._dict import InsertableDict, pairs
 from .._model._errors import BlockDefinitionError, BlockExecutionError, DiffblocksError
 from .._model._params import ComponentSpec, ConfigSpec, InputParam, OutputParam
 from .._model._state import BlockState, PipelineState
-from ._access import build_accessors, build_loop_step, build_sequential_run
+from ._access import build_accessors
 from ._aggregate import Declarations, aggregate_auto, aggregate_sequential
 from ._base import ModularPipelineBlocks
 
@@ -32,7 +33,15 @@ def as_block(name: Any, value: Any) -> ModularPipelineBlocks:
 
 
 class SubBlocks(InsertableDict[str, ModularPipelineBlocks]):
-    """The sub-blocks of a multi-block. Classes assigned here are instantiated."""
+    """The sub-blocks of a multi-block. Classes assigned here are instantiated, and every change
+    tells the owning multi-block, which drops its cached declarations (and tells its parents)."""
+
+    _owner: weakref.ref[_MultiBlocks] | None = None
+
+    def _changed(self) -> None:
+        owner = self._owner() if self._owner is not None else None
+        if owner is not None:
+            owner._structure_changed()
 
     def __setitem__(self, key: str, value: Any) -> None:
         super().__setitem__(key, as_block(key, value))
@@ -62,6 +71,10 @@ def annotate(exc: BaseException, name: str | None, block: Any, state: Any) -> Di
 class _MultiBlocks(ModularPipelineBlocks):
     block_classes: list[Any] = []
     block_names: list[str] = []
+    #: Bumped whenever the sub-blocks here or anywhere below change; caches compare it.
+    structure_version: int = 0
+    _cache: tuple[int, Any, Any, Any] | None = None
+    _parents: tuple[weakref.ref[_MultiBlocks], ...] = ()
 
     def __init__(self) -> None:
         classes, names = list(type(self).block_classes), list(type(self).block_names)
@@ -88,10 +101,19 @@ class _MultiBlocks(ModularPipelineBlocks):
                     f"must be unique (rename one, e.g. {name}_2)"
                 )
             OrderedDict.__setitem__(subs, name, as_block(name, value))
+        subs._owner = weakref.ref(self)
         self._sub_blocks = subs
-        self._cache: tuple[int, Any, Any, Any] | None = None
         self._check_structure()
-        bump_epoch()  # a parent holding this block must re-aggregate
+        self._structure_changed()
+
+    def _structure_changed(self) -> None:
+        """Drop cached declarations here and in every multi-block that holds this one."""
+        self._cache = None
+        self.structure_version += 1
+        for parent_ref in list(self._parents):
+            parent = parent_ref()
+            if parent is not None:
+                parent._structure_changed()
 
     @property
     def sub_blocks(self) -> SubBlocks:
@@ -109,13 +131,20 @@ class _MultiBlocks(ModularPipelineBlocks):
 
     def _state(self) -> tuple[Declarations, tuple[tuple[str, ModularPipelineBlocks], ...], Any]:
         cache = self._cache
-        epoch = structure_epoch()
-        if cache is None or cache[0] != epoch:
+        if cache is None:
             self._check_structure()
             items = tuple(self._sub_blocks.items())
+            for _, block in items:
+                if isinstance(block, _MultiBlocks):
+                    block._add_parent(self)
             decl = self._aggregate(list(items))
-            cache = self._cache = (epoch, decl, items, None)
+            cache = self._cache = (self.structure_version, decl, items, None)
         return cache[1], cache[2], cache[3]
+
+    def _add_parent(self, parent: _MultiBlocks) -> None:
+        # weak references: a block reused in many trees must not keep those trees alive
+        if not any(ref() is parent for ref in self._parents):
+            self._parents = (*[r for r in self._parents if r() is not None], weakref.ref(parent))
 
     def _decl(self) -> Declarations:
         return self._state()[0]
@@ -162,13 +191,14 @@ class SequentialPipelineBlocks(_MultiBlocks):
     def _aggregate(self, items: list[tuple[str, ModularPipelineBlocks]]) -> Declarations:
         return aggregate_sequential(items)
 
-    def _runner(self) -> Any:
-        decl, items, run = self._state()
-        if run is None:
-            run = build_sequential_run([block.__call__ for _, block in items], self._child_failed)
+    def _calls(self) -> tuple[Any, ...]:
+        """The sub-blocks' bound ``__call__`` methods, in order (cached with the declarations)."""
+        decl, items, calls = self._state()
+        if calls is None:
+            calls = tuple(block.__call__ for _, block in items)
             assert self._cache is not None
-            self._cache = (self._cache[0], decl, items, run)
-        return run
+            self._cache = (self._cache[0], decl, items, calls)
+        return calls  # type: ignore[no-any-return]
 
     def _child_failed(self, exc: BaseException, index: int, state: PipelineState) -> None:
         name, block = self._state()[1][index]
@@ -178,7 +208,17 @@ class SequentialPipelineBlocks(_MultiBlocks):
         raise err from exc
 
     def __call__(self, components: Any, state: PipelineState) -> tuple[Any, PipelineState]:
-        return self._runner()(components, state)  # type: ignore[no-any-return]
+        cache = self._cache
+        calls = cache[3] if cache is not None else None
+        if calls is None:
+            calls = self._calls()
+        index = 0
+        try:
+            for index, call in enumerate(calls):  # noqa: B007 (read in the except branch)
+                components, state = call(components, state)
+        except Exception as exc:
+            self._child_failed(exc, index, state)
+        return components, state
 
     def _simulate(self, present: set[str], path: str, report: Any) -> None:
         for name, block in self._state()[1]:
@@ -310,40 +350,30 @@ class LoopSequentialPipelineBlocks(_MultiBlocks):
             get, put = build_accessors(
                 type(self).__name__, decl.inputs, decl.intermediate_inputs, decl.intermediate_outputs
             )
-            # bound __call__ methods of the sub-blocks ride along for loop_step
-            acc = (get, put, tuple((name, block.__call__) for name, block in items))
+            # the sub-blocks' names and bound __call__ methods ride along for loop_step
+            acc = (get, put, tuple(name for name, _ in items), tuple(block.__call__ for _, block in items))
             assert self._cache is not None
             self._cache = (self._cache[0], decl, items, acc)
         return acc[0], acc[1]
 
     def loop_step(self, components: Any, block_state: BlockState, **kwargs: Any) -> tuple[Any, BlockState]:
         """Run every sub-block once on the shared block state, passing ``kwargs`` to each."""
-        self._accessors()
-        assert self._cache is not None
-        calls = self._cache[3][2]
-        fast = build_loop_step(
-            list(kwargs), calls, _EPOCH, self._cache[0], self._generic_step, self._step_failed
-        )
-        if fast is not None:
-            # later calls with the same keyword names go straight to the compiled step
-            self.loop_step = fast  # type: ignore[method-assign]
-        return self._generic_step(components, block_state, **kwargs)
-
-    def _generic_step(
-        self, components: Any, block_state: BlockState, **kwargs: Any
-    ) -> tuple[Any, BlockState]:
-        self._accessors()
-        assert self._cache is not None
-        for index, (_, call) in enumerate(self._cache[3][2]):
-            try:
+        cache = self._cache
+        if cache is None or cache[3] is None:
+            self._accessors()
+            cache = self._cache
+            assert cache is not None
+        index = 0
+        try:
+            for index, call in enumerate(cache[3][3]):  # noqa: B007 (read in the except branch)
                 components, block_state = call(components, block_state, **kwargs)
-            except Exception as exc:
-                self._step_failed(exc, index, block_state)
+        except Exception as exc:
+            self._step_failed(exc, index, block_state)
         return components, block_state
 
     def _step_failed(self, exc: BaseException, index: int, block_state: BlockState) -> None:
         assert self._cache is not None
-        name = self._cache[3][2][index][0]
+        name = self._cache[3][2][index]
         err = annotate(exc, name, self._sub_blocks.get(name), None)
         if err._pending_salvage is None:
             err._pending_salvage = (self, block_state)

@@ -1,4 +1,4 @@
-"""InsertableDict, and the structure epoch that keeps aggregate caches honest."""
+"""InsertableDict: an ordered dict that can insert a key at a position."""
 
 from __future__ import annotations
 
@@ -8,19 +8,6 @@ from typing import Any, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
-
-# Bumped by every change to any sub-block mapping. Cached aggregates and run plans store the
-# epoch they were built at, so surgery anywhere in a block tree is seen at once, while the hot
-# path pays one integer comparison instead of a tree walk.
-_EPOCH = [0]
-
-
-def structure_epoch() -> int:
-    return _EPOCH[0]
-
-
-def bump_epoch() -> None:
-    _EPOCH[0] += 1
 
 
 class InsertableDict(OrderedDict[K, V]):
@@ -36,8 +23,7 @@ class InsertableDict(OrderedDict[K, V]):
         self._changed()
 
     def _changed(self) -> None:
-        """Hook for subclasses; the base class only bumps the epoch."""
-        bump_epoch()
+        """Called after every change; subclasses use it to drop what they derived."""
 
     def __setitem__(self, key: K, value: V) -> None:
         super().__setitem__(key, value)

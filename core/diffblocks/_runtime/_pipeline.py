@@ -9,7 +9,6 @@ from typing import Any
 from .._analysis._render import render_doc
 from .._blocks._base import ModularPipelineBlocks
 from .._blocks._multi import annotate
-from .._model._dict import structure_epoch
 from .._model._errors import (
     MissingComponentError,
     MissingInputError,
@@ -268,7 +267,7 @@ class ModularPipeline:
         return frozenset(names)
 
     def _plan(self, present: frozenset[str]) -> _Report:
-        epoch = structure_epoch()
+        epoch = _structure_version(self.blocks)
         if epoch != self._plan_epoch:
             self._plans.clear()
             self._accepted = self._accepted_names()
@@ -287,7 +286,7 @@ class ModularPipeline:
             raise TypeError(f"output must be None, a name or a list of names, not {type(output).__name__}")
         if state is None:
             state = PipelineState()
-        if self._plan_epoch != structure_epoch():
+        if self._plan_epoch != _structure_version(self.blocks):
             self._plan(frozenset())
         accepted = self._accepted
         if self.default_inputs:
@@ -353,6 +352,11 @@ class ModularPipeline:
             + "\n".join(f"  {line}" for line in repr(self.components).splitlines())
             + "\n)"
         )
+
+
+def _structure_version(blocks: ModularPipelineBlocks) -> int:
+    """Changes whenever sub-blocks anywhere in the tree change (leaf blocks never change)."""
+    return getattr(blocks, "structure_version", 0)  # type: ignore[no-any-return]
 
 
 def _load_component(
