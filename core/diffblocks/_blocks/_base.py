@@ -34,6 +34,12 @@ class ModularPipelineBlocks:
 
     model_name: str | None = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        from ._checks import check_declarations
+
+        check_declarations(cls)  # misspelled declarations, methods that should be properties
+
     @property
     def description(self) -> str:
         return ""
