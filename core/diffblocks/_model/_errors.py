@@ -162,32 +162,40 @@ class BlockNotFoundError(DiffblocksError, KeyError):
     """No block is registered under a name. The message lists close names and what exists."""
 
     def __init__(
-        self, name: str, close: Sequence[str], known: Sequence[str], provider: str | None = None
+        self,
+        name: str,
+        close: Sequence[str],
+        known: Sequence[str],
+        provider: str | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__(name)
         self.name, self.close, self.known, self.provider = name, list(close), sorted(known), provider
+        self.reason = reason  # why the provider is not loaded (its error, for a failed plugin)
 
     def __str__(self) -> str:
         parts = [f"no block named {self.name!r} is registered."]
-        if self.provider:
+        if self.provider and self.reason:
+            parts.append(f"It is provided by {self.provider}: {self.reason}")
+        elif self.provider:
             parts.append(f"It is provided by {self.provider}, which is not loaded: install it or enable it.")
         if self.close:
             parts.append("Did you mean " + ", ".join(repr(c) for c in self.close) + "?")
-        shown = ", ".join(self.known[:30]) + (" ..." if len(self.known) > 30 else "")
-        parts.append(f"Registered blocks: {shown or '(none)'}. Run `diffblocks blocks list` to see all.")
+        # the closest names only: a registry of hundreds of plugins would drown the message
+        parts.append(f"Run `diffblocks blocks list` to see all {len(self.known)} registered blocks.")
         return " ".join(parts)
 
 
 class NameConflictError(DiffblocksError, LookupError):
-    """Two distributions claim one block name and neither claim is an override."""
+    """Two distributions claim one name (block, model family, component loader); no single override."""
 
-    def __init__(self, name: str, claimants: Sequence[str]) -> None:
+    def __init__(self, name: str, claimants: Sequence[str], kind: str = "block name") -> None:
         super().__init__(name)
-        self.name, self.claimants = name, list(claimants)
+        self.name, self.claimants, self.kind = name, list(claimants), kind
 
     def __str__(self) -> str:
         return (
-            f"block name {self.name!r} is claimed by {len(self.claimants)} distributions: "
+            f"{self.kind} {self.name!r} is claimed by {len(self.claimants)} distributions: "
             f"{', '.join(self.claimants)}. Uninstall or disable one (DIFFBLOCKS_PLUGINS=-name), or "
             f"have exactly one register it with override=True."
         )

@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 HOOK_GROUP = "diffblocks"
@@ -22,15 +23,28 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+class PluginStatus(str, Enum):
+    """Where a plugin stands. The values are the strings ``plugins list --json`` shows."""
+
+    PENDING = "pending"  # found; hooks not run yet
+    LOADED = "loaded"
+    FAILED = "failed"
+    DISABLED = "disabled"  # turned off by DIFFBLOCKS_PLUGINS; never imported
+    INCOMPATIBLE = "incompatible"  # its diffblocks requirement excludes this version; never imported
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass
 class PluginInfo:
-    """One plugin distribution and what it declares. ``status`` is loaded, failed, disabled,
-    incompatible, or pending (found, hooks not yet run)."""
+    """One plugin distribution and what it declares. ``name`` is its first hook entry point's
+    name (or the distribution's); ``status`` compares equal to its string value."""
 
     name: str
     distribution: str
     version: str | None
-    status: str = "pending"
+    status: PluginStatus = PluginStatus.PENDING
     error: str | None = None
     hooks: list[tuple[str, str]] = field(default_factory=list)  # (entry point name, target)
     blocks: list[tuple[str, str]] = field(default_factory=list)  # (block name, "module:attr")
@@ -42,9 +56,13 @@ class PluginInfo:
             "name": self.name,
             "distribution": self.distribution,
             "version": self.version,
-            "status": self.status,
+            "status": PluginStatus(self.status).value,
             "error": self.error,
         }
+
+    def label(self) -> str:
+        """``'name' (distribution version)`` for messages."""
+        return f"{self.name!r} ({self.distribution} {self.version or ''}".rstrip() + ")"
 
 
 def strict_mode() -> bool:
@@ -53,7 +71,8 @@ def strict_mode() -> bool:
 
 def plugin_filter(raw: str | None = None) -> Callable[[PluginInfo], bool]:
     """The ``DIFFBLOCKS_PLUGINS`` policy: unset = all, empty = none, ``a,b`` = only these,
-    ``-a,-b`` = all but these. Names match a distribution or a plugin name."""
+    ``-a,-b`` = all but these. Names match distribution names (from metadata, PEP 503
+    normalised) only: an entry point's name is chosen by its package and could impersonate."""
     if raw is None:
         raw = os.environ.get(ENV_PLUGINS)
     if raw is None:
@@ -65,10 +84,10 @@ def plugin_filter(raw: str | None = None) -> Callable[[PluginInfo], bool]:
     exclude = {normalize(s[1:]) for s in items if s.startswith("-")}
 
     def allowed(info: PluginInfo) -> bool:
-        keys = {normalize(info.distribution), normalize(info.name)}
-        if keys & exclude:
+        key = normalize(info.distribution)
+        if key in exclude:
             return False
-        return not include or bool(keys & include)
+        return not include or key in include
 
     return allowed
 
@@ -175,3 +194,16 @@ def _incompatibility(requirement: str, version: str) -> str | None:
     if req.specifier and not req.specifier.contains(version, prereleases=True):
         return f"requires {requirement} but diffblocks {version} is installed"
     return None
+
+
+def discover(version: str) -> list[PluginInfo]:
+    """:func:`scan`, with the ``DIFFBLOCKS_PLUGINS`` policy and requirements applied: each plugin
+    is pending, disabled or incompatible. Nothing is imported."""
+    allowed = plugin_filter()
+    found = scan()
+    for info in found:
+        if not allowed(info):
+            info.status = PluginStatus.DISABLED
+        elif (why := incompatibility(info, version)) is not None:
+            info.status, info.error = PluginStatus.INCOMPATIBLE, why
+    return found

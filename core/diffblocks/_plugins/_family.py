@@ -30,7 +30,10 @@ class ModelFamily:
     def resolve_pipeline_class(self) -> Any:
         cls = self.pipeline_class
         if isinstance(cls, str):
-            self.pipeline_class = cls = import_target(cls)
+            from ._loading import plugin_code  # (it imports this module)
+
+            with plugin_code(f"the pipeline class of family {self.name!r} ({self.distribution})"):
+                self.pipeline_class = cls = import_target(cls)
         if cls is None:
             from .._runtime._pipeline import ModularPipeline
 

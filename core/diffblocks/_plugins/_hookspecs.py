@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from ._registry import BlockRegistrar, ComponentLoaderRegistrar, FamilyRegistrar
+    from ._claims import BlockRegistrar, ComponentLoaderRegistrar, FamilyRegistrar
 
 PROJECT = "diffblocks"
 hookspec = pluggy.HookspecMarker(PROJECT)

@@ -1,125 +1,60 @@
-"""The registry of blocks, families and component loaders, filled lazily from plugins."""
+"""The registry: blocks, families and component loaders by name, filled lazily from plugins.
+
+It puts together discovery (``_discovery``: entry points, read without importing), plugin
+loading (``_loading``: imports and pluggy hook calls into a stage) and the claims
+(``_claims``: who registered what, conflicts, overrides).
+"""
 
 from __future__ import annotations
 
 import copy
-import importlib
-import re
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
-from .._model._errors import (
-    BlockImportError,
-    BlockNotFoundError,
-    NameConflictError,
-    PluginError,
-    did_you_mean,
+from .._model._errors import BlockImportError, BlockNotFoundError, PluginError, did_you_mean
+from ._claims import (
+    NAME_RE,
+    RUNTIME,
+    BlockEntry,
+    BlockRegistrar,
+    Claims,
+    ComponentLoaderRegistrar,
+    FamilyRegistrar,
+    Stage,
+    check_block_object,
+    check_name,
 )
-from .._model._imports import import_target
-from ._discovery import PluginInfo, incompatibility, plugin_filter, scan, strict_mode
+from ._discovery import PluginInfo, PluginStatus, discover, normalize, scan, strict_mode
 from ._family import ModelFamily
+from ._loading import PluginInterrupted, active_stage, describe, import_plugin_target, run_hooks
+from ._safeload import ContestedLoader, PluginComponentLoader
 
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
-RUNTIME = "<runtime>"
+__all__ = [
+    "NAME_RE",
+    "RUNTIME",
+    "BlockEntry",
+    "BlockRegistrar",
+    "ComponentLoaderRegistrar",
+    "FamilyRegistrar",
+    "PluginStatus",
+    "Registry",
+    "RegistryProxy",
+    "check_name",
+    "get_block",
+    "get_family",
+    "get_registry",
+    "list_blocks",
+    "list_families",
+    "list_plugins",
+    "use_registry",
+]
 
-
-@dataclass
-class BlockEntry:
-    """One claim on a block name."""
-
-    name: str
-    distribution: str
-    version: str | None
-    target: str | None
-    obj: Any = None
-    imported: bool = False
-    override: bool = False
-    conflict: bool = False
-
-    def is_imported(self) -> bool:
-        """Loaded by the registry, or its module already imported by someone else."""
-        if self.imported:
-            return True
-        return bool(self.target) and self.target.partition(":")[0] in sys.modules  # type: ignore[union-attr]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "distribution": self.distribution,
-            "version": self.version,
-            "target": self.target,
-            "imported": self.is_imported(),
-            "conflict": self.conflict,
-        }
-
-
-def check_name(name: Any) -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise ValueError(
-            f"block name {name!r} is invalid: use lowercase 'namespace.name' (letters, digits, '_'), "
-            f"e.g. 'acme.sharpen'"
-        )
-    return name
-
-
-class BlockRegistrar:
-    """What ``register_blocks`` receives. Registrations are staged and committed only if the whole
-    plugin loads, so a failing plugin leaves nothing behind."""
-
-    def __init__(self, distribution: str, version: str | None) -> None:
-        self.distribution, self.version = distribution, version
-        self.staged: list[BlockEntry] = []
-
-    def register(self, name: str, block: Any, *, override: bool = False) -> None:
-        check_name(name)
-        if isinstance(block, str):
-            entry = BlockEntry(name, self.distribution, self.version, block, override=override)
-        else:
-            _check_block_object(name, block)
-            entry = BlockEntry(name, self.distribution, self.version, _describe(block), block, True, override)
-        self.staged.append(entry)
-
-
-class FamilyRegistrar:
-    """What ``register_families`` receives."""
-
-    def __init__(self, distribution: str, version: str | None) -> None:
-        self.distribution, self.version = distribution, version
-        self.staged: list[ModelFamily] = []
-
-    def register(self, family: ModelFamily) -> None:
-        if not isinstance(family, ModelFamily):
-            raise TypeError(f"register_families expects ModelFamily objects, got {type(family).__name__}")
-        family.distribution, family.version = self.distribution, self.version
-        self.staged.append(family)
-
-
-class ComponentLoaderRegistrar:
-    """What ``register_component_loaders`` receives."""
-
-    def __init__(self) -> None:
-        self.staged: dict[str, Callable[..., Any]] = {}
-
-    def register(self, type_name: str, loader: Callable[..., Any]) -> None:
-        self.staged[type_name] = loader
-
-
-def _describe(block: Any) -> str:
-    cls = block if isinstance(block, type) else type(block)
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
-def _check_block_object(name: str, block: Any) -> None:
-    from .._blocks._base import ModularPipelineBlocks
-
-    ok = isinstance(block, ModularPipelineBlocks) or (
-        isinstance(block, type) and issubclass(block, ModularPipelineBlocks)
-    )
-    if not ok:
-        raise TypeError(f"block {name!r}: {block!r} is not a ModularPipelineBlocks class or instance")
+_UNAVAILABLE = {
+    PluginStatus.DISABLED: "DIFFBLOCKS_PLUGINS turns it off; enable it to use this block.",
+    PluginStatus.INCOMPATIBLE: "it is not loaded: {error}.",
+    PluginStatus.FAILED: "{error}. Run `diffblocks doctor` for details.",
+}
 
 
 class Registry:
@@ -127,204 +62,166 @@ class Registry:
 
     With ``autoload=True`` (the default registry) installed plugins are discovered on first use:
     static ``diffblocks.blocks`` entry points are read without importing anything, and the hook
-    modules of the ``diffblocks`` group are imported and called, each in isolation.
+    modules of the ``diffblocks`` group are imported and called, each in isolation: a plugin that
+    raises (any exception but KeyboardInterrupt, ``SystemExit`` included) is recorded as failed
+    and leaves no claim behind. In strict mode (``DIFFBLOCKS_STRICT_PLUGINS=1``) every lookup
+    raises PluginError while a plugin is failed.
     """
 
     def __init__(self, *, autoload: bool = True) -> None:
         self.autoload = autoload
-        self._claims: dict[str, list[BlockEntry]] = {}
-        self._families: dict[str, list[ModelFamily]] = {}
-        self._loaders: dict[str, Callable[..., Any]] = {}
+        self.claims = Claims()
         self._plugins: dict[str, PluginInfo] = {}
-        self._unavailable: dict[str, str] = {}  # block name -> distribution that is not loaded
-        self._scanned = not autoload
-        self._hooked = not autoload
-        self._pm: Any = None
+        self._unavailable: dict[str, PluginInfo] = {}  # block name -> plugin that is not loaded
+        self._scanned = self._hooked = not autoload
 
-    # -- discovery ------------------------------------------------------------------------
-    def _scan(self) -> None:
+    # -- discovery and loading ------------------------------------------------------------
+    def _discover(self) -> None:
         if self._scanned:
             return
         self._scanned = True
         from .._model._version import __version__
 
-        allowed = plugin_filter()
-        for info in scan():
+        for info in discover(__version__):
             self._plugins[info.distribution] = info
-            if not allowed(info):
-                info.status = "disabled"
-            elif (why := incompatibility(info, __version__)) is not None:
-                info.status, info.error = "incompatible", why
-            if info.status != "pending":
-                for name, _ in info.blocks:
-                    self._unavailable.setdefault(name, f"{info.distribution} ({info.status})")
-                continue
-            entries = []
-            try:
-                for name, target in info.blocks:
-                    entries.append(BlockEntry(check_name(name), info.distribution, info.version, target))
-            except ValueError as exc:
-                self._fail(info, exc)
-                continue
-            for entry in entries:
-                self._add(entry)
-            if not info.hooks:
-                info.status = "loaded"
+            if info.status is PluginStatus.PENDING:
+                self._admit_static(info)
+            else:
+                self._mark_unavailable(info)
 
     def _load_hooks(self) -> None:
-        self._scan()
-        if self._hooked:
+        """Discover, then load every pending hook plugin (once; resumes after an interrupt)."""
+        self._discover()
+        # a plugin's import reaching the registry must not start loading plugins again
+        if self._hooked or active_stage() is not None:
             return
+        for info in list(self._plugins.values()):
+            if info.status is PluginStatus.PENDING and info.hooks:
+                self._run_hooks(info)
         self._hooked = True
-        for info in self._plugins.values():
-            if info.status == "pending" and info.hooks:
-                self._load_plugin(info)
 
-    def _manager(self) -> Any:
-        if self._pm is None:
-            import pluggy
+    def _use(self) -> None:
+        """Before every lookup: load, and in strict mode refuse while any plugin is failed."""
+        self._load_hooks()
+        if strict_mode() and active_stage() is None:
+            failed = [p for p in self._plugins.values() if p.status is PluginStatus.FAILED]
+            if failed:
+                raise PluginError(
+                    "; ".join(f"plugin {p.label()} failed to load: {p.error}" for p in failed)
+                    + " (DIFFBLOCKS_STRICT_PLUGINS is set)"
+                ) from failed[0].exception
 
-            from ._hookspecs import PROJECT, DiffblocksSpecs
-
-            self._pm = pluggy.PluginManager(PROJECT)
-            self._pm.add_hookspecs(DiffblocksSpecs)
-        return self._pm
-
-    def _load_plugin(self, info: PluginInfo, objects: list[Any] | None = None) -> None:
-        """Import a plugin's hook modules and run its hooks; commit all or nothing."""
-        pm = self._manager()
-        registered: list[Any] = []
-        blocks = BlockRegistrar(info.distribution, info.version)
-        families = FamilyRegistrar(info.distribution, info.version)
-        loaders = ComponentLoaderRegistrar()
-        args = {
-            "register_blocks": blocks,
-            "register_families": families,
-            "register_component_loaders": loaders,
-        }
+    def _admit_static(self, info: PluginInfo) -> bool:
+        """Claim ``info``'s static block entries; a plugin with none but those is loaded."""
+        stage = Stage(info.distribution, info.version)
         try:
-            for ep_name, target in info.hooks:
-                obj = (
-                    objects.pop(0)
-                    if objects
-                    else import_target(target)
-                    if ":" in target
-                    else importlib.import_module(target)
-                )
-                pm.register(obj, name=f"{info.distribution}:{ep_name}:{id(obj)}")
-                registered.append(obj)
-                for caller in pm.get_hookcallers(obj) or []:
-                    for impl in caller.get_hookimpls():
-                        if impl.plugin is obj:
-                            impl.function(**{a: args[caller.name] for a in impl.argnames})
-        except Exception as exc:
-            for obj in registered:
-                pm.unregister(obj)
+            stage.blocks = [
+                BlockEntry(check_name(name), info.distribution, info.version, target)
+                for name, target in info.blocks
+            ]
+        except ValueError as exc:
+            self._fail(info, exc)
+            return False
+        self.claims.commit(stage)
+        if not info.hooks:
+            info.status = PluginStatus.LOADED
+        return True
+
+    def _run_hooks(self, info: PluginInfo, objects: list[Any] | None = None) -> None:
+        stage = Stage(info.distribution, info.version)
+        try:
+            run_hooks(info, stage, objects)
+        except KeyboardInterrupt as exc:  # PluginInterrupted, naming the plugin
+            self._fail(info, exc)
+            raise
+        except BaseException as exc:  # SystemExit too: a plugin must not end the program
             self._fail(info, exc)
             return
-        for entry in blocks.staged:
-            self._add(entry)
-        for family in families.staged:
-            self._families.setdefault(family.name, []).append(family)
-        self._loaders.update(loaders.staged)
-        info.status = "loaded"
+        self.claims.commit(stage)
+        info.status = PluginStatus.LOADED
 
     def _fail(self, info: PluginInfo, exc: BaseException) -> None:
-        # drop whatever this distribution had added (its static entries)
-        for name in list(self._claims):
-            self._claims[name] = [c for c in self._claims[name] if c.distribution != info.distribution]
-            if not self._claims[name]:
-                del self._claims[name]
-            else:
-                self._mark_conflicts(name)
-        info.status, info.exception = "failed", exc
-        info.error = f"{type(exc).__name__}: {exc}"
+        self.claims.withdraw(info.distribution)  # its static entries, and anything committed
+        info.status, info.exception, info.error = PluginStatus.FAILED, exc, describe(exc)
+        self._mark_unavailable(info)
+
+    def _mark_unavailable(self, info: PluginInfo) -> None:
         for name, _ in info.blocks:
-            self._unavailable.setdefault(name, f"{info.distribution} (failed to load)")
-        if strict_mode():
-            raise PluginError(
-                f"plugin {info.name!r} ({info.distribution} {info.version or ''}) failed to load: "
-                f"{info.error}"
-            ) from exc
+            self._unavailable.setdefault(name, info)
 
-    def _add(self, entry: BlockEntry) -> None:
-        claims = self._claims.setdefault(entry.name, [])
-        # the same distribution registering a name again replaces its own earlier claim
-        claims[:] = [c for c in claims if c.distribution != entry.distribution]
-        claims.append(entry)
-        self._mark_conflicts(entry.name)
+    # -- run-time registration ------------------------------------------------------------
+    def _stage_for(self, distribution: str) -> tuple[Stage, bool]:
+        """Where a run-time registration goes: the stage of the plugin being loaded (an
+        import-time registration through ``diffblocks.registry`` is that plugin's claim, dropped
+        if it fails), else a stage committed at once."""
+        stage = active_stage()
+        if distribution == RUNTIME and stage is not None:
+            return stage, False
+        return Stage(distribution, None), True
 
-    def _mark_conflicts(self, name: str) -> None:
-        claims = self._claims[name]
-        for c in claims:
-            c.conflict = len(claims) > 1
-
-    # -- public API -----------------------------------------------------------------------
     def register(self, name: str, block: Any, *, override: bool = False, distribution: str = RUNTIME) -> None:
         """Register a block at run time (class, instance or ``"module:attr"``)."""
         self._load_hooks()
-        registrar = BlockRegistrar(distribution, None)
-        registrar.register(name, block, override=override)
-        self._add(registrar.staged[0])
+        stage, commit = self._stage_for(distribution)
+        BlockRegistrar(stage).register(name, block, override=override)
+        if commit:
+            self.claims.commit(stage)
 
     def unregister(self, name: str, distribution: str | None = None) -> None:
         """Remove the claims on ``name`` (only ``distribution``'s, if given)."""
         self._load_hooks()
-        claims = [
-            c
-            for c in self._claims.get(name, [])
-            if distribution is not None and c.distribution != distribution
-        ]
-        if claims:
-            self._claims[name] = claims
-            self._mark_conflicts(name)
-        else:
-            self._claims.pop(name, None)
+        self.claims.blocks.withdraw(distribution, name)
 
-    def register_family(self, family: ModelFamily, distribution: str = RUNTIME) -> None:
+    def register_family(
+        self, family: ModelFamily, distribution: str = RUNTIME, *, override: bool = False
+    ) -> None:
+        """Register a model family at run time; a name another distribution claims conflicts."""
         self._load_hooks()
-        registrar = FamilyRegistrar(distribution, None)
-        registrar.register(family)
-        self._families.setdefault(family.name, []).append(family)
+        stage, commit = self._stage_for(distribution)
+        FamilyRegistrar(stage).register(family, override=override)
+        if commit:
+            self.claims.commit(stage)
 
     def add_plugin(self, plugin: Any, name: str = "test-plugin", version: str | None = None) -> PluginInfo:
-        """Register a plugin object (module or instance with hook implementations) now."""
+        """Load a plugin now: a module or object with hook implementations, registered as
+        distribution ``name``; or, given a string, the installed distribution of that name with
+        its static ``diffblocks.blocks`` entries and its hooks. Raises PluginError if it fails."""
         self._load_hooks()
-        info = PluginInfo(name, name, version, hooks=[(name, repr(plugin))])
-        self._plugins[name] = info
-        self._load_plugin(info, objects=[plugin])
-        if info.status == "failed":
-            raise PluginError(f"plugin {name!r} failed to load: {info.error}") from info.exception
+        if isinstance(plugin, str):
+            info = _installed(plugin)
+            objects = None
+        else:
+            info = PluginInfo(name, name, version, hooks=[(name, repr(plugin))])
+            objects = [plugin]
+        self._plugins[info.distribution] = info
+        if self._admit_static(info) and info.hooks:
+            self._run_hooks(info, objects)
+        if info.status is PluginStatus.FAILED:
+            # the caller gets the error instead of a failed entry
+            del self._plugins[info.distribution]
+            self._unavailable = {k: v for k, v in self._unavailable.items() if v is not info}
+            raise PluginError(f"plugin {info.label()} failed to load: {info.error}") from info.exception
         return info
 
     def remove_plugin(self, name: str) -> None:
-        """Undo :meth:`add_plugin`: its blocks, families and hook registrations go away."""
-        info = self._plugins.pop(name, None)
-        for key in list(self._claims):
-            self.unregister(key, distribution=name)
-        for fam in list(self._families):
-            self._families[fam] = [f for f in self._families[fam] if f.distribution != name]
-            if not self._families[fam]:
-                del self._families[fam]
-        if info is not None and self._pm is not None:
-            for pname, obj in list(self._pm.list_name_plugin()):
-                if pname.startswith(f"{name}:"):
-                    self._pm.unregister(obj)
+        """Undo :meth:`add_plugin`: its blocks, families and loaders go away."""
+        info = self._plugins.pop(name, None) or self._plugins.pop(normalize(name), None)
+        self.claims.withdraw(info.distribution if info is not None else name)
 
+    # -- lookups --------------------------------------------------------------------------
     def resolve(self, name: str) -> BlockEntry:
         """The claim that ``name`` means; raises if unknown or contested."""
-        self._load_hooks()
-        claims = self._claims.get(name)
-        if not claims:
-            known = list(self._claims)
-            close = did_you_mean(name, known)
-            raise BlockNotFoundError(name, close, known, self._unavailable.get(name))
-        if len(claims) == 1:
-            return claims[0]
-        overrides = [c for c in claims if c.override]
-        if len(overrides) == 1:
-            return overrides[0]
-        raise NameConflictError(name, [f"{c.distribution} {c.version or ''}".strip() for c in claims])
+        self._use()
+        entry = self.claims.blocks.winner(name)
+        if entry is None:
+            known = self.claims.blocks.names()
+            provider, reason = None, None
+            if (info := self._unavailable.get(name)) is not None and info.status in _UNAVAILABLE:
+                label = "failed to load" if info.status is PluginStatus.FAILED else info.status.value
+                provider = f"{info.distribution} ({label})"
+                reason = _UNAVAILABLE[info.status].format(error=info.error)
+            raise BlockNotFoundError(name, did_you_mean(name, known), known, provider, reason)
+        return entry
 
     def load(self, name: str) -> Any:
         """The registered class or instance behind ``name``, importing it on first use."""
@@ -332,9 +229,11 @@ class Registry:
         if not entry.imported:
             assert entry.target is not None
             try:
-                obj = import_target(entry.target)
-                _check_block_object(name, obj)
-            except Exception as exc:
+                obj = import_plugin_target(entry.target, f"block {name!r} from {entry.distribution}")
+                check_block_object(name, obj)
+            except PluginInterrupted:
+                raise
+            except BaseException as exc:  # SystemExit in a block module is that block's failure
                 raise BlockImportError(name, entry.target, entry.distribution, exc) from exc
             entry.obj, entry.imported = obj, True
         return entry.obj
@@ -347,44 +246,69 @@ class Registry:
         return block
 
     def list_blocks(self) -> list[BlockEntry]:
-        self._load_hooks()
-        return [c for name in sorted(self._claims) for c in self._claims[name]]
+        """Every claim on every block name, sorted by name."""
+        self._use()
+        return list(self.claims.blocks)
 
     def block_names(self) -> list[str]:
-        self._load_hooks()
-        return sorted(self._claims)
+        self._use()
+        return self.claims.blocks.names()
 
     def list_plugins(self) -> list[PluginInfo]:
+        """Every plugin distribution with its status (never raises for failed plugins)."""
         self._load_hooks()
         return list(self._plugins.values())
 
     def list_families(self) -> list[ModelFamily]:
-        self._load_hooks()
-        return [fams[-1] for _, fams in sorted(self._families.items())]
+        """Every claimed family, sorted by name (a contested name appears once per claim)."""
+        self._use()
+        return [c.value for c in self.claims.families]
 
     def get_family(self, name: str) -> ModelFamily:
-        self._load_hooks()
-        fams = self._families.get(name)
-        if not fams:
-            known = ", ".join(sorted(self._families)) or "(none)"
+        """The family ``name``; KeyError if none, NameConflictError if contested."""
+        family = self.find_family(name)
+        if family is None:
+            known = ", ".join(self.claims.families.names()) or "(none)"
             raise KeyError(f"no model family named {name!r}; registered families: {known}")
-        return fams[-1]
+        return family
 
     def find_family(self, name: str | None) -> ModelFamily | None:
+        """The family ``name``, or None; NameConflictError if contested."""
         if not name:
             return None
-        self._load_hooks()
-        fams = self._families.get(name)
-        return fams[-1] if fams else None
+        self._use()
+        claim = self.claims.families.winner(name)
+        return claim.value if claim is not None else None
 
     def component_loader(self, type_name: str) -> Callable[..., Any] | None:
-        self._load_hooks()
-        return self._loaders.get(type_name)
+        return self.component_loaders().get(type_name)
 
     def component_loaders(self) -> dict[str, Callable[..., Any]]:
-        """Every loader plugins registered, by component type name."""
-        self._load_hooks()
-        return dict(self._loaders)
+        """The loader for each component type name plugins registered one for. Each refuses
+        models (safetensors-only rule); a contested type's loader raises NameConflictError."""
+        self._use()
+        table = self.claims.loaders
+        loaders: dict[str, Callable[..., Any]] = {}
+        unresolved = set(table.unresolved())
+        for type_name in table.names():
+            if type_name in unresolved:  # refused when used, not when a pipeline is made
+                claimants = [f"{c.distribution} {c.version or ''}".strip() for c in table.claims(type_name)]
+                loaders[type_name] = ContestedLoader(type_name, claimants)
+            elif (claim := table.winner(type_name)) is not None:
+                loaders[type_name] = PluginComponentLoader(type_name, claim.value, claim.distribution)
+        return loaders
+
+
+def _installed(distribution: str) -> PluginInfo:
+    """The installed plugin distribution ``distribution`` (found by entry points, not imported)."""
+    key = normalize(distribution)
+    for info in scan():
+        if info.distribution == key:
+            return info
+    raise PluginError(
+        f"no installed distribution named {distribution!r} declares diffblocks entry points; "
+        f"install it (pip install -e .) to test its entry points"
+    )
 
 
 _current: list[Registry] = []

@@ -1,0 +1,102 @@
+"""Running plugin code: importing hook modules and calling hooks through pluggy into a stage.
+
+Plugin code runs inside :func:`plugin_code`: what it prints goes to stderr (so ``--json`` and
+``run --output`` stay parseable), and a slow import gets a one-line notice naming the plugin.
+While a plugin loads, registrations it makes at import time through ``diffblocks.registry`` go to
+its stage too (:func:`active_stage`), so a plugin that fails leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from .._model._imports import import_target
+from ._claims import BlockRegistrar, ComponentLoaderRegistrar, FamilyRegistrar, Stage
+from ._discovery import PluginInfo
+
+#: Seconds a plugin may take to load before a notice names it on stderr.
+SLOW_SECONDS = 3.0
+
+# Stages of the plugin loads in progress (any registry); loads nest when a plugin's import
+# reaches the registry.
+_active: list[Stage] = []
+
+
+class PluginInterrupted(KeyboardInterrupt):
+    """Ctrl-C while plugin code ran; the message names the plugin."""
+
+
+def active_stage() -> Stage | None:
+    """The stage of the plugin being loaded right now, if any."""
+    return _active[-1] if _active else None
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message`` (just ``Type`` when the message is empty, as for ``sys.exit()``)."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+@contextlib.contextmanager
+def plugin_code(label: str) -> Iterator[None]:
+    """Around plugin code: stdout goes to stderr; after :data:`SLOW_SECONDS` a notice on stderr
+    says that ``label`` is still loading; Ctrl-C becomes :class:`PluginInterrupted` naming it."""
+    timer = threading.Timer(SLOW_SECONDS, _notice, (label,))
+    timer.daemon = True
+    timer.start()
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    except PluginInterrupted:
+        raise
+    except KeyboardInterrupt:
+        raise PluginInterrupted(f"interrupted while loading {label}") from None
+    finally:
+        timer.cancel()
+
+
+def _notice(label: str) -> None:
+    print(f"diffblocks: still loading {label} ...", file=sys.stderr, flush=True)
+
+
+def import_plugin_target(target: str, label: str) -> Any:
+    """Import ``"module:attr"`` (or a module) as plugin code (see :func:`plugin_code`)."""
+    with plugin_code(label):
+        return _import(target)
+
+
+def run_hooks(info: PluginInfo, stage: Stage, objects: Sequence[Any] | None = None) -> None:
+    """Import ``info``'s hook modules (or take ``objects``) and call every hook through pluggy,
+    so ``wrapper=True``/``hookwrapper=True`` implementations run as pluggy runs them.
+
+    Each distribution gets a plugin manager of its own: its registrations land in its own stage,
+    so a wrapper wraps the hooks of its own distribution only. Whatever the plugin raises
+    propagates; the caller drops ``stage`` then.
+    """
+    import pluggy
+
+    from ._hookspecs import PROJECT, DiffblocksSpecs
+
+    _active.append(stage)
+    try:
+        with plugin_code(f"plugin {info.label()}"):
+            pm = pluggy.PluginManager(PROJECT)
+            pm.add_hookspecs(DiffblocksSpecs)
+            for i, (ep_name, target) in enumerate(info.hooks):
+                obj = objects[i] if objects is not None else _import(target)
+                if not pm.is_registered(obj):  # two entry points may name one module
+                    pm.register(obj, name=f"{info.distribution}:{ep_name}")
+            pm.hook.register_blocks(registry=BlockRegistrar(stage))
+            pm.hook.register_families(registry=FamilyRegistrar(stage))
+            pm.hook.register_component_loaders(registry=ComponentLoaderRegistrar(stage))
+    finally:
+        _active.pop()
+
+
+def _import(target: str) -> Any:
+    return import_target(target) if ":" in target else importlib.import_module(target)
