@@ -5,7 +5,7 @@ import types
 import diffblocks
 import pytest
 from blockfactory import leaf
-from diffblocks import InputParam, OutputParam, hookimpl
+from diffblocks import InputParam, OutputParam, PipelineBlock, hookimpl
 from diffblocks.testing import BlockContractError, check_block, registered_plugin
 
 pytest_plugins = []  # the kit is loaded through its pytest11 entry point
@@ -69,3 +69,61 @@ def test_check_block_runs_sample_inputs_and_checks_outputs():
     assert check_block(ok, sample_inputs={"a": 1}, name="t.ok") is not None
     with pytest.raises(BlockContractError, match="required"):
         check_block(ok, sample_inputs={})
+
+
+class _NoReturn(PipelineBlock):
+    @property
+    def inputs(self):
+        return [InputParam("a", required=True)]
+
+    @property
+    def intermediate_outputs(self):
+        return [OutputParam("y")]
+
+    def __call__(self, components, state):
+        bs = self.get_block_state(state)
+        bs.y = bs.a
+        self.set_block_state(state, bs)  # forgot `return components, state`
+
+
+def test_check_block_fails_a_call_that_does_not_return_components_and_state():
+    with pytest.raises(BlockContractError, match=r"returned NoneType, not \(components, state\)"):
+        check_block(_NoReturn, sample_inputs={"a": 1})
+    # the same block inside a sequence breaks the next block: that is what the check prevents
+    seq = diffblocks.SequentialPipelineBlocks.from_blocks_dict({"a": _NoReturn(), "b": _NoReturn()})
+    with pytest.raises(diffblocks.BlockExecutionError):
+        seq.init_pipeline()(a=1)
+
+
+def test_check_block_fails_a_block_that_writes_an_undeclared_value():
+    sneaky = leaf(
+        "Sneaky",
+        inputs=[InputParam("a", required=True)],
+        outputs=[OutputParam("y")],
+        fn=lambda bs: (setattr(bs, "y", bs.a), setattr(bs, "z", 2)),
+    )
+    with pytest.raises(BlockContractError, match=r"Sneaky set \['z'\] .*without declaring"):
+        check_block(sneaky, sample_inputs={"a": 1})
+
+
+def test_check_block_fails_a_direct_undeclared_state_write():
+    class Direct(PipelineBlock):
+        @property
+        def intermediate_outputs(self):
+            return [OutputParam("y")]
+
+        def __call__(self, components, state):
+            state.set_intermediate("y", 1)
+            state.set_intermediate("hidden", 2)
+            return components, state
+
+    with pytest.raises(BlockContractError, match=r"wrote \['hidden'\] into the pipeline state"):
+        check_block(Direct, sample_inputs={})
+
+
+def test_check_block_checks_every_leaf_of_a_sequence_and_restores_accessors():
+    ok = leaf("Ok", inputs=[InputParam("a")], outputs=[OutputParam("y")], fn=lambda bs: setattr(bs, "y", 1))
+    seq = diffblocks.SequentialPipelineBlocks.from_blocks_dict({"ok": ok})
+    assert check_block(seq, sample_inputs={"a": 1}) is seq
+    assert "set_block_state" not in vars(ok) or vars(ok)["set_block_state"].__name__ != "checking_put"
+    assert ok.init_pipeline()(a=1, output="y") == 1

@@ -66,7 +66,8 @@ def check_block(
 
     Declarations are lists of the right param types with string names, no name is declared twice,
     ``doc`` and ``repr`` render, ``name`` (if given) is lowercase ``namespace.name``, and with
-    ``sample_inputs`` the block runs as a pipeline and sets every declared output.
+    ``sample_inputs`` the block runs as a pipeline, sets every declared output, writes nothing it
+    did not declare, and (a leaf) returns ``(components, state)`` from ``__call__``.
     """
     problems: list[str] = []
     if isinstance(block, type):
@@ -112,19 +113,121 @@ def check_block(
     except Exception as exc:
         problems.append(f"doc/repr failed: {type(exc).__name__}: {exc}")
     if sample_inputs is not None and not problems:
-        try:
-            pipe = block.init_pipeline()
-            if components:
-                pipe.update_components(**components)
-            state = pipe(**sample_inputs)
-            for out in block.intermediate_outputs:
-                if out.name not in state.intermediates:
-                    problems.append(f"output {out.name!r} was not produced for the sample inputs")
-        except Exception as exc:
-            problems.append(f"running on the sample inputs raised {type(exc).__name__}: {exc}")
+        problems += _run_checks(block, sample_inputs, components)
     if problems:
         raise BlockContractError(f"block {label} breaks the block contract:\n  - " + "\n  - ".join(problems))
     return block
+
+
+def _leaves(block: ModularPipelineBlocks) -> list[ModularPipelineBlocks]:
+    subs = getattr(block, "sub_blocks", None)
+    if not subs:
+        return [block]
+    return [leaf for sub in subs.values() for leaf in _leaves(sub)]
+
+
+class _ReturnProbe(ModularPipelineBlocks):
+    """Runs a leaf block as the pipeline does and records what its ``__call__`` returned (a
+    pipeline ignores the return value of its top block, so a leaf that returns nothing works
+    alone and breaks only inside a sequence)."""
+
+    def __init__(self, inner: ModularPipelineBlocks) -> None:
+        self.inner = inner
+        self.model_name = inner.model_name  # the family supplies default component specs
+        self.returned: list[Any] = []
+
+    @property
+    def inputs(self) -> list[InputParam]:
+        return self.inner.inputs
+
+    @property
+    def intermediate_inputs(self) -> list[InputParam]:
+        return self.inner.intermediate_inputs
+
+    @property
+    def intermediate_outputs(self) -> list[OutputParam]:
+        return self.inner.intermediate_outputs
+
+    @property
+    def expected_components(self) -> list[ComponentSpec]:
+        return self.inner.expected_components
+
+    @property
+    def expected_configs(self) -> list[ConfigSpec]:
+        return self.inner.expected_configs
+
+    def __call__(self, components: Any, state: Any) -> Any:
+        result = self.inner(components, state)
+        self.returned.append((result, state))
+        return components, state
+
+
+def _run_checks(
+    block: ModularPipelineBlocks, sample_inputs: dict[str, Any], components: dict[str, Any] | None
+) -> list[str]:
+    """Run ``block`` on the sample inputs: every declared output is set, nothing undeclared is
+    written, and a leaf's ``__call__`` returns ``(components, state)``."""
+    problems: list[str] = []
+    undeclared: dict[str, set[str]] = {}
+
+    def watch(leaf: ModularPipelineBlocks) -> None:
+        get, put = leaf._accessors()
+        path = type(leaf).__name__
+        read: dict[int, set[str]] = {}
+
+        def checking_get(state: Any) -> Any:
+            bs = get(state)
+            read[id(bs)] = set(vars(bs))
+            return bs
+
+        def checking_put(state: Any, bs: Any) -> None:
+            declared = read.get(id(bs), set()) | set(leaf.output_names)
+            extra = set(vars(bs)) - declared
+            if extra:
+                undeclared.setdefault(path, set()).update(extra)
+            put(state, bs)
+
+        # instance attributes shadow the (cached) accessors for the run; removed afterwards
+        leaf.__dict__["get_block_state"] = checking_get
+        leaf.__dict__["set_block_state"] = checking_put
+
+    leaves = _leaves(block)
+    probe = _ReturnProbe(block) if leaves == [block] else None
+    try:
+        for leaf in leaves:
+            watch(leaf)
+        pipe = (probe or block).init_pipeline()
+        if components:
+            pipe.update_components(**components)
+        state = pipe(**sample_inputs)
+    except Exception as exc:
+        return [f"running on the sample inputs raised {type(exc).__name__}: {exc}"]
+    finally:
+        for leaf in leaves:
+            leaf.__dict__.pop("get_block_state", None)
+            leaf.__dict__.pop("set_block_state", None)
+    for out in block.intermediate_outputs:
+        if out.name not in state.intermediates:
+            problems.append(f"output {out.name!r} was not produced for the sample inputs")
+    for result, given in probe.returned if probe else []:
+        if not (isinstance(result, (tuple, list)) and len(result) == 2 and result[1] is given):
+            problems.append(
+                f"__call__ returned {type(result).__name__}, not (components, state): end it with "
+                f"'return components, state' (inside a sequence anything else breaks the next block)"
+            )
+    for path, names in undeclared.items():
+        problems.append(
+            f"{path} set {sorted(names)} on its block state without declaring them, so they were "
+            f"dropped: add OutputParam(...) for each to intermediate_outputs"
+        )
+    known = set(block.output_names) | set(block.input_names) | set(sample_inputs)
+    direct = sorted(k for k in state.intermediates if k not in known)
+    if direct:
+        problems.append(
+            f"wrote {direct} into the pipeline state without declaring them: add OutputParam(...) "
+            f"for each to intermediate_outputs"
+        )
+    return problems
 
 
 def write_distribution(
