@@ -92,7 +92,7 @@ def test_doctor_reports_failures_conflicts_and_torch(tmp_path):
         tmp_path, "dupe-plugin", blocks={"example.add": "dupe_mod:Add"}, files={"dupe_mod.py": "Add = 1"}
     )
     out = cli("doctor", "--json", env={"PYTHONPATH": str(tmp_path)})
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 1, out.stderr  # issue #11: non-zero when a plugin failed (was 0)
     report = json.loads(out.stdout)
     rows = {r["distribution"]: r for r in report["plugins"]}
     assert "no such thing" in rows["bad-plugin"]["problems"] and rows["bad-plugin"]["status"] == "failed"
@@ -102,3 +102,139 @@ def test_doctor_reports_failures_conflicts_and_torch(tmp_path):
     assert sorted(report["conflicts"]["example.add"]) == ["diffblocks-example", "dupe-plugin"]
     human = cli("doctor", env={"PYTHONPATH": str(tmp_path)}).stdout
     assert "example.add: claimed by" in human
+
+
+# -- issue #11 "Plugins" and #12 ----------------------------------------------------------------
+
+NOISY_BLOCK = """
+print("noise from the block module")
+from diffblocks import InputParam, OutputParam, PipelineBlock
+
+class Double(PipelineBlock):
+    @property
+    def inputs(self):
+        return [InputParam("x", int, required=True)]
+    @property
+    def intermediate_outputs(self):
+        return [OutputParam("y", int)]
+    def __call__(self, components, state):
+        bs = self.get_block_state(state)
+        bs.y = 2 * bs.x
+        self.set_block_state(state, bs)
+        return components, state
+"""
+
+
+def test_plugin_calling_sys_exit_is_a_failed_plugin_not_the_end(tmp_path):
+    write_distribution(
+        tmp_path,
+        "exit-plugin",
+        hooks={"exiter": "exit_mod"},
+        files={"exit_mod.py": "import sys\nsys.exit(0)"},
+    )
+    out = cli("plugins", "list", "--json", env={"PYTHONPATH": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    rows = {r["distribution"]: r for r in json.loads(out.stdout)}
+    assert rows["exit-plugin"]["status"] == "failed" and rows["exit-plugin"]["error"] == "SystemExit"
+    assert rows["diffblocks-example"]["status"] == "loaded"
+    listed = cli("blocks", "list", "--json", env={"PYTHONPATH": str(tmp_path)})
+    assert "example.add" in {r["name"] for r in json.loads(listed.stdout)}
+
+
+def test_keyboard_interrupt_while_loading_names_the_plugin(tmp_path):
+    write_distribution(
+        tmp_path, "kbd-plugin", hooks={"kbd": "kbd_mod"}, files={"kbd_mod.py": "raise KeyboardInterrupt"}
+    )
+    out = cli("blocks", "list", env={"PYTHONPATH": str(tmp_path)})
+    assert out.returncode == 130
+    assert (
+        "interrupted while loading plugin 'kbd' (kbd-plugin 1.0)" in out.stderr
+        and "Traceback" not in out.stderr
+    )
+
+
+def test_plugin_stdout_cannot_corrupt_json_or_run_output(tmp_path):
+    write_distribution(
+        tmp_path,
+        "noisy-plugin",
+        hooks={"noisy": "noisy_hooks"},
+        blocks={"noisy.double": "noisy_blocks:Double"},
+        files={
+            "noisy_hooks.py": "print('noise from the hook module')",
+            "noisy_blocks.py": NOISY_BLOCK,
+        },
+    )
+    env = {"PYTHONPATH": str(tmp_path)}
+    listed = cli("blocks", "list", "--json", env=env)
+    assert "noisy.double" in {r["name"] for r in json.loads(listed.stdout)}
+    assert "noise from the hook module" in listed.stderr
+    run = cli("run", "noisy.double", "--set", "x=21", "--output", "y", env=env)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == 42 and "noise from the block module" in run.stderr
+
+
+def test_failed_plugin_block_is_reported_with_its_error(tmp_path):
+    write_distribution(
+        tmp_path,
+        "broken-plugin",
+        hooks={"broken": "broken_mod"},
+        blocks={"broken.thing": "broken_mod:Thing"},
+        files={"broken_mod.py": "raise ImportError('needs libfoo')"},
+    )
+    out = cli("blocks", "show", "broken.thing", env={"PYTHONPATH": str(tmp_path)})
+    assert out.returncode == 2
+    assert "broken-plugin (failed to load): ImportError: needs libfoo" in out.stderr
+    assert "install it or enable it" not in out.stderr
+
+
+def test_doctor_imports_each_enabled_plugin_once_and_never_a_disabled_one(tmp_path):
+    log = tmp_path / "imports.log"
+    record = f"with open({str(log)!r}, 'a') as fh:\n    fh.write(__name__ + '\\n')\n"
+    write_distribution(tmp_path, "count-plugin", hooks={"count": "count_mod"}, files={"count_mod.py": record})
+    write_distribution(
+        tmp_path,
+        "off-plugin",
+        hooks={"off": "off_mod"},
+        blocks={"off.x": "off_mod:X"},
+        files={"off_mod.py": record},
+    )
+    env = {"PYTHONPATH": str(tmp_path), "DIFFBLOCKS_PLUGINS": "count-plugin"}
+    out = cli("doctor", "--json", env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert log.read_text().splitlines() == ["count_mod"]
+    rows = {r["distribution"]: r for r in json.loads(out.stdout)["plugins"]}
+    assert rows["count-plugin"]["status"] == "loaded" and rows["off-plugin"]["status"] == "disabled"
+    assert "[1/1] loading count-plugin" in out.stderr  # progress while it works
+
+
+def test_doctor_exits_non_zero_on_a_failed_hook_and_its_summary_agrees(tmp_path):
+    hook = "from diffblocks import hookimpl\n@hookimpl\ndef register_blocks(registry):\n    raise ValueError('bad hook')\n"
+    write_distribution(
+        tmp_path, "hookfail-plugin", hooks={"hookfail": "hookfail_mod"}, files={"hookfail_mod.py": hook}
+    )
+    env = {"PYTHONPATH": str(tmp_path), "DIFFBLOCKS_PLUGINS": "hookfail-plugin,diffblocks-example"}
+    out = cli("doctor", env=env)
+    assert out.returncode == 1
+    table = out.stdout.split("\n\n")[0].splitlines()[1:]
+    statuses = [line.split()[2] for line in table]
+    summary = out.stdout.strip().splitlines()[-1]
+    assert (
+        f"{len(table)} plugin(s): {statuses.count('loaded')} loaded, {statuses.count('failed')} failed"
+        in summary
+    )
+    assert statuses.count("failed") == 1 and "ValueError: bad hook" in out.stdout
+
+
+def test_doctor_shows_family_and_loader_conflicts(tmp_path):
+    src = (
+        "from diffblocks import ModelFamily, hookimpl\n"
+        "@hookimpl\ndef register_families(registry):\n    registry.register(ModelFamily('dup'))\n"
+        "@hookimpl\ndef register_component_loaders(registry):\n    registry.register('Vocab', print)\n"
+    )
+    for dist, mod in (("fam-one", "fam_one"), ("fam-two", "fam_two")):
+        write_distribution(tmp_path, dist, hooks={mod: mod}, files={f"{mod}.py": src})
+    out = cli("doctor", "--json", env={"PYTHONPATH": str(tmp_path), "DIFFBLOCKS_PLUGINS": "fam-one,fam-two"})
+    assert out.returncode == 1
+    report = json.loads(out.stdout)
+    assert report["family_conflicts"] == {"dup": ["fam-one", "fam-two"]}
+    assert report["loader_conflicts"] == {"Vocab": ["fam-one", "fam-two"]}

@@ -5,7 +5,14 @@ from __future__ import annotations
 import sys
 
 import pytest
-from diffblocks import BlockImportError, NameConflictError, PluginError, Registry
+from diffblocks import (
+    BlockImportError,
+    BlockNotFoundError,
+    NameConflictError,
+    PluginError,
+    Registry,
+    use_registry,
+)
 from diffblocks.testing import write_distribution
 
 BLOCK_SRC = """
@@ -208,3 +215,227 @@ def test_invalid_static_name_fails_the_plugin(site):
     registry = Registry()
     (info,) = [p for p in registry.list_plugins() if p.distribution == "good-plugin"]
     assert info.status == "failed" and "namespace.name" in info.error
+
+
+# -- issue #11 "Plugins" ------------------------------------------------------------------------
+
+
+def test_sys_exit_and_base_exceptions_are_recorded_as_failures(site):
+    good(site)
+    write_distribution(
+        site,
+        "bad-exit",
+        hooks={"bad_exit": "bad_exit_mod"},
+        files={"bad_exit_mod.py": "import sys\nsys.exit()\n"},
+    )
+    hook = (
+        "from diffblocks import hookimpl\n"
+        "class Odd(BaseException):\n    pass\n"
+        "@hookimpl\ndef register_blocks(registry):\n    raise Odd('odd one')\n"
+    )
+    write_distribution(site, "bad-odd", hooks={"bad_odd": "bad_odd_mod"}, files={"bad_odd_mod.py": hook})
+    registry = Registry()
+    plugins = {p.distribution: p for p in registry.list_plugins()}
+    assert plugins["bad-exit"].status == "failed" and plugins["bad-exit"].error == "SystemExit"
+    assert plugins["bad-odd"].status == "failed" and plugins["bad-odd"].error == "Odd: odd one"
+    assert plugins["good-plugin"].status == "loaded"
+    assert plugins["bad-exit"].as_dict()["status"] == "failed"  # the plain string, for JSON
+
+
+def test_keyboard_interrupt_names_the_plugin_being_loaded(site):
+    write_distribution(
+        site, "bad-kbd", hooks={"kbd": "bad_kbd_mod"}, files={"bad_kbd_mod.py": "raise KeyboardInterrupt\n"}
+    )
+    with pytest.raises(KeyboardInterrupt, match="bad-kbd"):
+        Registry().list_blocks()
+
+
+def test_import_time_registration_of_a_failing_plugin_is_dropped(site):
+    good(site)
+    src = (
+        "import diffblocks\n"
+        "diffblocks.registry.register('good.shift', 'bad_take:Nope', override=True)\n"
+        "diffblocks.registry.register('bad.extra', 'bad_take:Nope')\n"
+        "raise RuntimeError('gave up')\n"
+    )
+    write_distribution(site, "bad-take", hooks={"take": "bad_take"}, files={"bad_take.py": src})
+    with use_registry(Registry()) as registry:
+        assert [p.status for p in registry.list_plugins() if p.distribution == "bad-take"] == ["failed"]
+        assert "bad.extra" not in registry.block_names()
+        assert [c.distribution for c in registry.list_blocks() if c.name == "good.shift"] == ["good-plugin"]
+        assert registry.get_block("good.shift").init_pipeline()(x=1, output="x") == 2
+
+
+def test_import_time_registration_belongs_to_the_plugin(site):
+    src = "import diffblocks\ndiffblocks.registry.register('good.lazy', 'good_reg:Nope')\n"
+    write_distribution(site, "good-reg", hooks={"reg": "good_reg"}, files={"good_reg.py": src})
+    with use_registry(Registry()) as registry:
+        (entry,) = [c for c in registry.list_blocks() if c.name == "good.lazy"]
+        assert entry.distribution == "good-reg"
+
+
+def test_wrapper_hooks_run_as_pluggy_runs_them(site):
+    src = """
+from diffblocks import hookimpl
+
+@hookimpl(wrapper=True)
+def register_blocks(registry):
+    registry.register("good.wrapped", "good_wrap:Nope")
+    return (yield)
+
+@hookimpl(hookwrapper=True)
+def register_families(registry):
+    from diffblocks import ModelFamily
+    registry.register(ModelFamily("good_fam"))
+    yield
+"""
+    write_distribution(site, "good-wrap", hooks={"wrap": "good_wrap"}, files={"good_wrap.py": src})
+    registry = Registry()
+    assert [p.status for p in registry.list_plugins() if p.distribution == "good-wrap"] == ["loaded"]
+    assert "good.wrapped" in registry.block_names()
+    assert registry.get_family("good_fam").distribution == "good-wrap"
+
+
+FAMILY_SRC = """
+from diffblocks import ModelFamily, hookimpl
+
+@hookimpl
+def register_families(registry):
+    registry.register(ModelFamily("dup", "{dist}"){extra})
+
+def load(spec, path, **kwargs):
+    return "{dist}"
+
+@hookimpl
+def register_component_loaders(registry):
+    registry.register("Vocab", load{extra})
+"""
+
+
+def claimant(site, dist, mod, extra=""):
+    src = FAMILY_SRC.format(dist=dist, extra=extra)
+    write_distribution(site, dist, hooks={mod: mod}, files={f"{mod}.py": src})
+
+
+def test_families_and_loaders_are_claims_refused_when_contested(site):
+    from diffblocks import ComponentSpec
+
+    claimant(site, "good-one", "good_one")
+    claimant(site, "good-two", "good_two")
+    registry = Registry()
+    with pytest.raises(NameConflictError, match="model family 'dup'.*good-one.*good-two"):
+        registry.get_family("dup")
+    with pytest.raises(NameConflictError, match="model family"):
+        registry.find_family("dup")
+    loader = registry.component_loaders()["Vocab"]  # making a pipeline still works ...
+    with pytest.raises(NameConflictError, match="component loader 'Vocab'"):
+        loader(ComponentSpec("vocab", "x:Vocab"), "/nowhere")  # ... using the loader does not
+
+
+def test_exactly_one_family_and_loader_override_wins(site):
+    from diffblocks import ComponentSpec
+
+    claimant(site, "good-one", "good_one")
+    claimant(site, "good-two", "good_two", extra=", override=True")
+    registry = Registry()
+    assert registry.get_family("dup").description == "good-two"
+    assert registry.component_loaders()["Vocab"](ComponentSpec("vocab", "x:Vocab"), "/nowhere") == "good-two"
+
+
+def test_plugin_loaders_never_load_models(tmp_path):
+    import types
+
+    from blockfactory import leaf
+    from diffblocks import ComponentLoadError, ComponentSpec, SequentialPipelineBlocks, hookimpl
+
+    class FakeModel:  # what the pipeline treats as a model: parameters() and to()
+        def parameters(self):
+            return []
+
+        def to(self, *args):
+            return self
+
+        def state_dict(self):
+            return {}
+
+    class Table:
+        pass
+
+    plugin = types.ModuleType("pickle_loader")
+
+    @hookimpl
+    def register_component_loaders(registry):
+        registry.register("FakeModel", lambda spec, path, **kw: FakeModel())
+        registry.register("Table", lambda spec, path, **kw: FakeModel())
+
+    plugin.register_component_loaders = register_component_loaders
+    with use_registry(Registry(autoload=False)) as registry:
+        registry.add_plugin(plugin, name="pickle-loader")
+        for name, cls in (("model", FakeModel), ("table", Table)):
+            block = leaf("Uses", components=[ComponentSpec(name, cls)])
+            pipe = SequentialPipelineBlocks.from_blocks_dict({"b": block}).init_pipeline()
+            with pytest.raises(ComponentLoadError, match="pickle-loader.*safetensors"):
+                pipe.load_components(tmp_path, names=[name])
+
+
+def test_diffblocks_plugins_matches_distribution_names_only(site, monkeypatch):
+    good(site)
+    # an entry point may be named anything: this one impersonates good-plugin
+    write_distribution(
+        site, "other-plugin", hooks={"good-plugin": "other_imp"}, files={"other_imp.py": "IMPORTED = 1\n"}
+    )
+    monkeypatch.setenv("DIFFBLOCKS_PLUGINS", "good-plugin")
+    status = {p.distribution: p.status for p in Registry().list_plugins()}
+    assert status["good-plugin"] == "loaded" and status["other-plugin"] == "disabled"
+    assert "other_imp" not in sys.modules
+
+
+def test_strict_mode_raises_on_every_call_that_uses_the_broken_state(site, monkeypatch):
+    good(site)
+    write_distribution(site, "bad-plugin", hooks={"bad": "bad_pkg.nope"}, files={"bad_pkg/__init__.py": ""})
+    monkeypatch.setenv("DIFFBLOCKS_STRICT_PLUGINS", "1")
+    registry = Registry()
+    for call in (
+        registry.list_blocks,
+        registry.list_blocks,
+        lambda: registry.get_block("good.shift"),
+        lambda: registry.find_family("good"),
+        registry.component_loaders,
+    ):
+        with pytest.raises(PluginError, match="bad-plugin"):
+            call()
+    assert {p.distribution: p.status for p in registry.list_plugins()}["bad-plugin"] == "failed"
+
+
+def test_plugin_stdout_goes_to_stderr(site, capsys):
+    src = "print('chatty import')\nfrom diffblocks import hookimpl\n@hookimpl\ndef register_blocks(registry):\n    print('chatty hook')\n"
+    write_distribution(site, "good-chatty", hooks={"chatty": "good_chatty"}, files={"good_chatty.py": src})
+    Registry().list_blocks()
+    out, err = capsys.readouterr()
+    assert "chatty" not in out and "chatty import" in err and "chatty hook" in err
+
+
+def test_slow_plugin_gets_a_notice_naming_it_while_it_loads(site, capsys, monkeypatch):
+    from diffblocks._plugins import _loading
+
+    monkeypatch.setattr(_loading, "SLOW_SECONDS", 0.05)
+    src = "import sys, time\ntime.sleep(1.0)\nsys.stderr.write('slow import done\\n')\n"
+    write_distribution(site, "good-slow", hooks={"slow": "good_slow"}, files={"good_slow.py": src})
+    Registry().list_blocks()
+    err = capsys.readouterr().err
+    assert "still loading plugin 'slow' (good-slow 1.0)" in err
+    assert err.index("still loading") < err.index("slow import done")  # while, not after
+
+
+def test_failed_plugin_is_reported_with_its_error(site):
+    write_distribution(
+        site,
+        "bad-plugin",
+        hooks={"bad": "bad_pkg.plugin"},
+        blocks={"bad.static": "bad_pkg.blocks:Nope"},
+        files={"bad_pkg/__init__.py": "", "bad_pkg/plugin.py": "raise RuntimeError('broken on import')"},
+    )
+    with pytest.raises(BlockNotFoundError) as info:
+        Registry().get_block("bad.static")
+    text = str(info.value)
+    assert "RuntimeError: broken on import" in text and "install it" not in text

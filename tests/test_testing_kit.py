@@ -127,3 +127,32 @@ def test_check_block_checks_every_leaf_of_a_sequence_and_restores_accessors():
     assert check_block(seq, sample_inputs={"a": 1}) is seq
     assert "set_block_state" not in vars(ok) or vars(ok)["set_block_state"].__name__ != "checking_put"
     assert ok.init_pipeline()(a=1, output="y") == 1
+
+
+def test_registered_plugin_sees_the_installed_distributions_static_entries(
+    diffblocks_registry, tmp_path, monkeypatch
+):
+    import sys
+
+    from diffblocks.testing import write_distribution
+
+    block = "from blockfactory import leaf\nfrom diffblocks import OutputParam\nStatic = leaf('Static', outputs=[OutputParam('y')], fn=lambda bs: setattr(bs, 'y', 3))\n"
+    hook = "from diffblocks import hookimpl\n@hookimpl\ndef register_blocks(registry):\n    registry.register('kitdist.hooked', 'kitdist_pkg.blocks:Static')\n"
+    write_distribution(
+        tmp_path,
+        "kitdist-blocks",
+        hooks={"kitdist": "kitdist_pkg.plugin"},
+        blocks={"kitdist.static": "kitdist_pkg.blocks:Static"},
+        files={"kitdist_pkg/__init__.py": "", "kitdist_pkg/blocks.py": block, "kitdist_pkg/plugin.py": hook},
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        with registered_plugin("kitdist-blocks") as info:
+            assert info.distribution == "kitdist-blocks"
+            assert diffblocks.list_blocks()[0].distribution == "kitdist-blocks"
+            assert set(diffblocks_registry.block_names()) == {"kitdist.static", "kitdist.hooked"}
+            assert diffblocks.get_block("kitdist.static").init_pipeline()(output="y") == 3
+        assert diffblocks_registry.block_names() == []
+    finally:
+        for mod in [m for m in sys.modules if m.startswith("kitdist_pkg")]:
+            del sys.modules[mod]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -64,94 +63,57 @@ def cmd_blocks_show(args: argparse.Namespace) -> int:
     return 0
 
 
-_DOCTOR_PROBE = r"""
-import importlib, json, sys, time
-targets = json.loads(sys.argv[1])
-before = set(sys.modules)
-out = []
-for target in targets:
-    module = target.split(":", 1)[0]
-    start = time.perf_counter()
-    try:
-        obj = importlib.import_module(module)
-        if ":" in target:
-            for part in target.split(":", 1)[1].split("."):
-                obj = getattr(obj, part)
-        error = None
-    except BaseException as exc:
-        error = f"{type(exc).__name__}: {exc}"
-    out.append({"target": target, "seconds": time.perf_counter() - start, "error": error})
-print(json.dumps({"results": out, "torch": "torch" in sys.modules and "torch" not in before}))
-"""
-
-
 def cmd_doctor(args: argparse.Namespace) -> int:
-    # the registry's own scan: every plugin it found, disabled and incompatible ones included
-    plugins = _registry().list_plugins()
-    conflicts: dict[str, list[str]] = {}
-    try:
-        for entry in _registry().list_blocks():
-            if entry.conflict:
-                conflicts.setdefault(entry.name, []).append(entry.distribution)
-    except DiffblocksError as exc:
-        print(f"registry: {exc}")
-    rows, problems = [], 0
-    for info in plugins:
-        targets = [t for _, t in info.hooks] + [t for _, t in info.blocks]
-        proc = subprocess.run(
-            [sys.executable, "-c", _DOCTOR_PROBE, json.dumps(targets)],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={**os.environ, "DIFFBLOCKS_PLUGINS": ""},
-        )
-        try:
-            report = json.loads(proc.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            report = {
-                "results": [
-                    {
-                        "target": "*",
-                        "seconds": 0.0,
-                        "error": (proc.stderr.strip().splitlines() or ["crashed"])[-1],
-                    }
-                ],
-                "torch": False,
-            }
-        errors = [f"{r['target']}: {r['error']}" for r in report["results"] if r["error"]]
-        problems += bool(errors)
-        rows.append(
-            {
-                "distribution": info.distribution,
-                "version": info.version,
-                "status": info.status,
-                "import_ms": f"{sum(r['seconds'] for r in report['results']) * 1000:.1f}",
-                "imports_torch": "yes" if report["torch"] else "no",
-                "problems": "; ".join(errors) or (info.error or ""),
-            }
-        )
+    from ._plugins._doctor import check
+
+    report = check(progress=lambda line: print(f"doctor: {line}", file=sys.stderr, flush=True))
     if args.json:
-        print(json.dumps({"plugins": rows, "conflicts": conflicts}, indent=2))
-        return 0
-    print(_table(rows, ["distribution", "version", "status", "import_ms", "imports_torch", "problems"]))
+        print(json.dumps(report, indent=2))
+        return 0 if report["ok"] else 1
+    print(
+        _table(
+            report["plugins"], ["distribution", "version", "status", "import_ms", "imports_torch", "problems"]
+        )
+    )
     print()
-    if conflicts:
-        print("Name conflicts:")
-        for name, dists in sorted(conflicts.items()):
-            print(f"  {name}: claimed by {', '.join(dists)}")
+    for key, title in (
+        ("conflicts", "Name conflicts"),
+        ("family_conflicts", "Model family conflicts"),
+        ("loader_conflicts", "Component loader conflicts"),
+    ):
+        if report[key]:
+            print(f"{title}:")
+            for name, dists in report[key].items():
+                print(f"  {name}: claimed by {', '.join(dists)}")
+    if not report["unresolved"]:
+        contested = any(report[k] for k in ("conflicts", "family_conflicts", "loader_conflicts"))
+        print("Every conflict is settled by one override." if contested else "No name conflicts.")
     else:
-        print("No name conflicts.")
-    print(f"{len(plugins)} plugin(s) checked, {problems} with import problems.")
-    return 0
+        print("Unresolved (refused on use): " + ", ".join(report["unresolved"]))
+    s = report["summary"]
+    print(
+        f"{s['plugins']} plugin(s): {s['loaded']} loaded, {s['failed']} failed, {s['disabled']} disabled, "
+        f"{s['incompatible']} incompatible; {s['with_problems']} with problems; "
+        f"{s['unresolved_conflicts']} unresolved conflict(s)."
+    )
+    return 0 if report["ok"] else 1
 
 
 def cmd_new_plugin(args: argparse.Namespace) -> int:
     from ._front._scaffold import new_plugin
 
     root = new_plugin(args.name, args.dir)
+    # "./name", not "name": pip would look a bare name up on the package index
+    where = str(root) if root.is_absolute() or str(root).startswith(".") else os.path.join(".", root)
     print(f"created {root}")
-    print(f"next: pip install {root} && diffblocks blocks list && pytest {root / 'tests'}")
+    print(f"next: pip install {where} && diffblocks blocks list && pytest {os.path.join(where, 'tests')}")
     return 0
+
+
+def _version() -> str:
+    from ._model._version import __version__
+
+    return __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="diffblocks", description="Compose diffusion pipelines from blocks."
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    parser.add_argument("--version", action="version", version=f"diffblocks {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     plugins = sub.add_parser("plugins", help="installed plugin distributions").add_subparsers(
@@ -176,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.set_defaults(handler=cmd_blocks_show)
 
-    p = sub.add_parser("doctor", help="import every plugin in a subprocess and report problems")
+    p = sub.add_parser("doctor", help="load each enabled plugin alone in a subprocess and report problems")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_doctor)
 
@@ -195,23 +158,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
-    except (DiffblocksError, ValueError, KeyError, FileNotFoundError, FileExistsError, TypeError) as exc:
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # `diffblocks ... | head`: the reader has what it wanted; leave quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (DiffblocksError, ValueError, KeyError, OSError, TypeError) as exc:
         if args.debug:
             raise
-        message = str(exc.args[0] if type(exc) is KeyError and exc.args else exc)  # KeyError quotes its text
-        from ._model._errors import MissingComponentError, MissingInputError
+        from ._front._cli_errors import cli_message
 
-        if isinstance(exc, MissingInputError):
-            message += "\nOn the command line, give inputs as --set name=value."
-        if isinstance(exc, MissingComponentError):
-            message += (
-                "\nOn the command line, run a spec file that says where each component lives:"
-                '\n  [components.unet]\n  path = "/models/my-model"   (a local folder in diffusers layout)'
-            )
-        print(f"diffblocks: error: {message}", file=sys.stderr)
+        print(f"diffblocks: error: {cli_message(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if str(exc):  # e.g. which plugin was loading
+            print(f"diffblocks: {exc}", file=sys.stderr)
         return 130
 
 

@@ -5,7 +5,9 @@ Fixtures:
     ``get_block`` uses for the test; plugin failures raise (strict mode).
 
 Helpers:
-    ``registered_plugin(plugin)``: a context manager registering a plugin object for a while.
+    ``registered_plugin(plugin)``: a context manager registering a plugin object for a while;
+    ``registered_plugin("acme-blocks")`` loads that installed distribution's own entry points
+    (static ``diffblocks.blocks`` entries and hooks) into the registry in use.
     ``check_block(block, sample_inputs=None, name=None)``: contract checks for a block.
 """
 
@@ -47,13 +49,15 @@ def diffblocks_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[Registry]:
 def registered_plugin(
     plugin: Any, name: str = "test-plugin", registry: Registry | None = None
 ) -> Iterator[Any]:
-    """Register ``plugin`` (a module or object with ``@hookimpl`` functions) inside the block."""
+    """Register ``plugin`` inside the block: a module or object with ``@hookimpl`` functions
+    (as distribution ``name``), or the name of an installed distribution, whose static
+    ``diffblocks.blocks`` entries and hooks are loaded as the default registry would."""
     reg = registry if registry is not None else get_registry()
     info = reg.add_plugin(plugin, name=name)
     try:
         yield info
     finally:
-        reg.remove_plugin(name)
+        reg.remove_plugin(info.distribution)
 
 
 def check_block(

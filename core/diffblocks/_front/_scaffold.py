@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
+from typing import Any
 
 from .._model._version import __version__
 
@@ -91,7 +93,7 @@ TESTS = '''\
 from diffblocks import compose, get_block
 from diffblocks.testing import check_block, registered_plugin
 
-from {pkg} import blocks, plugin
+from {pkg} import blocks
 
 
 def test_greet_keeps_the_block_contract():
@@ -99,8 +101,8 @@ def test_greet_keeps_the_block_contract():
 
 
 def test_blocks_compose_by_name(diffblocks_registry):
-    diffblocks_registry.register("{ns}.greet", blocks.Greet)
-    with registered_plugin(plugin, name="{dist}"):
+    # the installed distribution's own entry points: static blocks and hooks, as users get them
+    with registered_plugin("{dist}"):
         pipe = compose(["{ns}.greet", "{ns}.shout"]).init_pipeline()
         assert pipe(name="Ada", output="greeting") == "HELLO, ADA!"
         assert get_block("{ns}.shout").description.startswith("Upper-cases")
@@ -130,9 +132,41 @@ def names_for(name: str) -> tuple[str, str, str]:
     return dist, ns, pkg
 
 
+def check_free(name: str, dist: str, ns: str, pkg: str) -> None:
+    """ValueError if the package would be a keyword or shadow a standard-library or installed
+    module, or the plugin would share its name with an installed plugin."""
+    import importlib.util
+    import keyword
+
+    from .._plugins._discovery import scan
+
+    taken = None
+    if keyword.iskeyword(pkg) or keyword.iskeyword(ns):
+        taken = "is a Python keyword"
+    elif pkg in sys.stdlib_module_names:
+        taken = f"would shadow the standard-library module {pkg!r}"
+    elif _installed_module(pkg, importlib.util.find_spec):
+        taken = f"would shadow the installed module {pkg!r}"
+    else:
+        for info in scan():
+            if dist == info.distribution or ns in ({info.name} | {b.split(".")[0] for b, _ in info.blocks}):
+                taken = f"is taken by the installed plugin {info.distribution}"
+                break
+    if taken:
+        raise ValueError(f"plugin name {name!r} {taken}; choose another, e.g. '{ns}-blocks' or 'acme-{ns}'")
+
+
+def _installed_module(pkg: str, find_spec: Any) -> bool:
+    try:
+        return find_spec(pkg) is not None
+    except (ImportError, ValueError):
+        return True  # a broken module of that name is there all the same
+
+
 def new_plugin(name: str, folder: str | Path = ".") -> Path:
     """Write a plugin distribution into ``folder/<distribution>``; returns that path."""
     dist, ns, pkg = names_for(name)
+    check_free(name, dist, ns, pkg)
     root = Path(folder) / dist
     if root.exists():
         raise FileExistsError(f"{root} already exists; choose another name or --dir")

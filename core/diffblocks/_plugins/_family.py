@@ -39,6 +39,3 @@ class ModelFamily:
 
             return ModularPipeline
         return cls
-
-    def component_spec(self, name: str) -> ComponentSpec | None:
-        return next((c for c in self.components if c.name == name), None)

@@ -1,7 +1,7 @@
 """Component loaders from plugins, held to the safetensors-only rule.
 
 The pipeline loads models only from safetensors files (``from_pretrained(use_safetensors=True)``,
-in ``_runtime._pipeline._load_component``). A plugin's loader replaces that call for its type,
+in ``_runtime._loading.load_component``). A plugin's loader replaces that call for its type,
 so it could read pickled weights; it is therefore never used for models: a component whose type
 is a model class, or a loader that returns a model, is refused with ComponentLoadError. Plugin
 loaders are for the formats diffusers does not read (vocabularies, tables, configs).
@@ -23,9 +23,9 @@ class PluginComponentLoader:
         self.type_name, self.fn, self.distribution = type_name, fn, distribution
 
     def __call__(self, spec: Any, path: Any, **opts: Any) -> Any:
-        from .._runtime._pipeline import _is_model_class
+        from .._runtime._loading import is_model_class
 
-        if _is_model_class(spec.type_hint):
+        if is_model_class(spec.type_hint):
             raise ComponentLoadError(self._refusal(spec, "its type is a model class"))
         result = self.fn(spec, path, **opts)
         if _is_model_instance(result):
