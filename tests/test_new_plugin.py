@@ -67,3 +67,26 @@ def test_existing_folder_and_bad_names_are_refused(tmp_path):
     assert again.returncode == 2 and "already exists" in again.stderr
     bad = cli("new-plugin", "42things", "--dir", str(tmp_path))
     assert bad.returncode == 2 and "must start with a letter" in bad.stderr
+
+
+def test_names_that_would_shadow_or_clash_are_refused(tmp_path):
+    for name, why in (
+        ("json", "standard-library module 'json'"),
+        ("pytest", "installed module 'pytest'"),
+        ("class", "Python keyword"),
+        ("diffblocks-example", "installed plugin diffblocks-example"),
+        ("example", "installed plugin diffblocks-example"),
+    ):
+        out = cli("new-plugin", name, "--dir", str(tmp_path))
+        assert out.returncode == 2 and why in out.stderr, (name, out.stderr)
+        assert "Traceback" not in out.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_next_step_installs_the_created_folder(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIFFBLOCKS_")}
+    out = subprocess.run(
+        [EXE, "new-plugin", "acme-blocks"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert "pip install ./acme-blocks " in out.stdout  # not `pip install acme-blocks` (the index)

@@ -133,27 +133,29 @@ def names_for(name: str) -> tuple[str, str, str]:
 
 
 def check_free(name: str, dist: str, ns: str, pkg: str) -> None:
-    """ValueError if the package would be a keyword or shadow a standard-library or installed
-    module, or the plugin would share its name with an installed plugin."""
+    """ValueError if the plugin would share its name with an installed plugin, or its package
+    would be a keyword or shadow a standard-library or installed module."""
+    taken = _why_taken(dist, ns, pkg)
+    if taken:
+        raise ValueError(f"plugin name {name!r} {taken}; choose another, e.g. '{ns}-blocks' or 'acme-{ns}'")
+
+
+def _why_taken(dist: str, ns: str, pkg: str) -> str | None:
     import importlib.util
     import keyword
 
     from .._plugins._discovery import scan
 
-    taken = None
+    for info in scan():  # first: the most telling reason
+        if dist == info.distribution or ns in ({info.name} | {b.split(".")[0] for b, _ in info.blocks}):
+            return f"is taken by the installed plugin {info.distribution}"
     if keyword.iskeyword(pkg) or keyword.iskeyword(ns):
-        taken = "is a Python keyword"
-    elif pkg in sys.stdlib_module_names:
-        taken = f"would shadow the standard-library module {pkg!r}"
-    elif _installed_module(pkg, importlib.util.find_spec):
-        taken = f"would shadow the installed module {pkg!r}"
-    else:
-        for info in scan():
-            if dist == info.distribution or ns in ({info.name} | {b.split(".")[0] for b, _ in info.blocks}):
-                taken = f"is taken by the installed plugin {info.distribution}"
-                break
-    if taken:
-        raise ValueError(f"plugin name {name!r} {taken}; choose another, e.g. '{ns}-blocks' or 'acme-{ns}'")
+        return "is a Python keyword"
+    if pkg in sys.stdlib_module_names:
+        return f"would shadow the standard-library module {pkg!r}"
+    if _installed_module(pkg, importlib.util.find_spec):
+        return f"would shadow the installed module {pkg!r}"
+    return None
 
 
 def _installed_module(pkg: str, find_spec: Any) -> bool:
