@@ -78,3 +78,26 @@ def test_hookimpl_is_lazy_and_pluggy_marker():
 
     code = "import sys, diffblocks; assert 'pluggy' not in sys.modules; diffblocks.hookimpl; assert 'pluggy' in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_unknown_name_lists_the_three_closest_not_the_whole_registry(reg):
+    for i in range(40):
+        reg.register(f"bulk.block_{i:02d}", adder())
+    reg.register("sd.text2img", adder())
+    with pytest.raises(BlockNotFoundError) as info:
+        get_block("bulk.block_1")
+    text = str(info.value)
+    named = [n for n in reg.block_names() if repr(n) in text]
+    assert len(named) == 3 and "sd.text2img" not in text
+    assert "41 registered blocks" in text and "diffblocks blocks list" in text
+
+
+def test_families_are_claims_too(reg):
+    from diffblocks import NameConflictError
+
+    reg.register_family(ModelFamily("acme"), distribution="one-dist")
+    reg.register_family(ModelFamily("acme"), distribution="two-dist")
+    with pytest.raises(NameConflictError, match="model family 'acme'"):
+        diffblocks.get_family("acme")
+    reg.register_family(ModelFamily("acme", "mine"), override=True)
+    assert diffblocks.get_family("acme").description == "mine"
