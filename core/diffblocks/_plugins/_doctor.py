@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._claims import BlockEntry, Claim, Claims, Stage
+from ._claims import BlockEntry, Claim, Claims, ClaimTable, Stage
 from ._discovery import ENV_PLUGINS, ENV_STRICT, PluginInfo, PluginStatus, discover
 
 _PROBE = (
@@ -135,7 +135,11 @@ def check(progress: Callable[[str], None] = lambda line: None) -> dict[str, Any]
                 "problems": "; ".join(problems),
             }
         )
-    tables = {"block": claims.blocks, "family": claims.families, "loader": claims.loaders}
+    tables: dict[str, ClaimTable[Any]] = {
+        "block": claims.blocks,
+        "family": claims.families,
+        "loader": claims.loaders,
+    }
     conflicts = {
         kind: {name: sorted(c.distribution for c in cs) for name, cs in table.contested().items()}
         for kind, table in tables.items()

@@ -26,14 +26,19 @@ class DiffblocksSpecs:
 
     @hookspec
     def register_families(self, registry: FamilyRegistrar) -> None:
-        """Register model families: ``registry.register(ModelFamily(name=..., ...))``."""
+        """Register model families: ``registry.register(ModelFamily(name=..., ...))``.
+
+        Pass ``override=True`` to deliberately replace another distribution's family of that name.
+        """
 
     @hookspec
     def register_component_loaders(self, registry: ComponentLoaderRegistrar) -> None:
         """Register a loader for a component type: ``registry.register("TypeName", fn)``.
 
         ``fn(spec, path, **kwargs)`` returns the loaded component; it replaces
-        ``type_hint.from_pretrained`` for components whose type has that name.
+        ``type_hint.from_pretrained`` for components whose type has that name, except models:
+        those load only from safetensors, so a loader is refused for them. Pass
+        ``override=True`` to deliberately replace another distribution's loader for that type.
         """
 
 
