@@ -27,8 +27,7 @@ _PROBE = (
 
 def probe(distribution: str) -> dict[str, Any]:
     """Load ``distribution`` (the only plugin enabled) and import its static targets."""
-    from .._model._imports import import_target
-    from ._loading import describe, plugin_code
+    from ._loading import describe, import_plugin_target
     from ._registry import get_registry
 
     before = set(sys.modules)
@@ -42,8 +41,7 @@ def probe(distribution: str) -> dict[str, Any]:
     for entry in mine:
         if entry.target and not entry.imported:
             try:
-                with plugin_code(f"block {entry.name!r} from {distribution}"):
-                    import_target(entry.target)
+                import_plugin_target(entry.target, f"block {entry.name!r} from {distribution}")
             except KeyboardInterrupt:
                 raise
             except BaseException as exc:
