@@ -95,8 +95,8 @@ def test_configs_have_defaults_and_update():
     assert pipe.config["requires_safety"] is True
 
 
-def test_component_spec_path_alias_and_bad_method():
-    assert ComponentSpec("a", path="/x").repo == "/x"
+def test_component_spec_repo_alias_and_bad_method():
+    assert ComponentSpec("a", repo="/x").pretrained_model_name_or_path == "/x"
     with pytest.raises(ComponentLoadError):
         ComponentSpec("a", default_creation_method="download")
 

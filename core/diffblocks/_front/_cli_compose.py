@@ -84,7 +84,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not sep or not key:
             raise ValueError(f"--set {item!r}: use --set name=value")
         values[key] = _parse_value(text)
-    accepted = pipe._accepted_names()
+    accepted = pipe.accepted_inputs()
     if args.device:
         pipe.to(args.device)
         if "device" in accepted:

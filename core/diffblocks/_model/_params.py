@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from .._model._imports import import_target
@@ -55,89 +56,206 @@ class ComponentLoadError(DiffblocksError, ValueError):
     """A component could not be created or loaded."""
 
 
-@dataclass
+#: The fields that say where a ``from_pretrained`` component lives, in diffusers' load-id order.
+LOADING_FIELDS = ("pretrained_model_name_or_path", "subfolder", "variant", "revision")
+
+
+@dataclass(init=False)
 class ComponentSpec:
     """A component (model, scheduler, processor) a block needs, and how to make it.
 
-    ``default_creation_method="from_config"`` builds it with ``type_hint.from_config(config)`` (or
-    ``type_hint(**config)``) when the pipeline is initialised; ``"from_pretrained"`` leaves it
-    empty until :meth:`ModularPipeline.load_components` loads it from a local folder. Nothing is
-    ever downloaded: ``repo`` must be a local directory.
+    Keywords are diffusers' (``pretrained_model_name_or_path``, ``subfolder``, ``variant``,
+    ``revision``, ``type_hint``, ``config``, ``default_creation_method``); ``repo`` is the same as
+    ``pretrained_model_name_or_path``. ``"from_config"`` components are built from ``config`` with
+    no weights when the pipeline is created; ``"from_pretrained"`` ones stay empty until
+    :meth:`load` (or ``pipe.load_components()``) reads them from a local folder. Nothing is ever
+    downloaded, and model weights are read from safetensors files only.
     """
 
     name: str
-    type_hint: Any = None
-    description: str = ""
-    config: dict[str, Any] | None = None
-    repo: str | os.PathLike[str] | None = None
-    subfolder: str | None = None
-    variant: str | None = None
-    revision: str | None = None
-    default_creation_method: Literal["from_config", "from_pretrained"] = "from_pretrained"
-    path: str | os.PathLike[str] | None = field(default=None, repr=False)
+    type_hint: Any
+    description: str
+    config: dict[str, Any] | None
+    pretrained_model_name_or_path: str | os.PathLike[str] | None
+    subfolder: str | None
+    variant: str | None
+    revision: str | None
+    default_creation_method: Literal["from_config", "from_pretrained"]
 
-    def __post_init__(self) -> None:
-        if self.path is not None and self.repo is None:
-            self.repo = self.path
-        self.path = self.repo
-        if self.default_creation_method not in ("from_config", "from_pretrained"):
+    def __init__(
+        self,
+        name: str,
+        type_hint: Any = None,
+        description: str = "",
+        config: Mapping[str, Any] | None = None,
+        pretrained_model_name_or_path: str | os.PathLike[str] | None = None,
+        subfolder: str | None = None,
+        variant: str | None = None,
+        revision: str | None = None,
+        default_creation_method: Literal["from_config", "from_pretrained"] = "from_pretrained",
+        repo: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if default_creation_method not in ("from_config", "from_pretrained"):
             raise ComponentLoadError(
-                f"component {self.name!r}: default_creation_method must be 'from_config' or "
-                f"'from_pretrained', got {self.default_creation_method!r}"
+                f"component {name!r}: default_creation_method must be 'from_config' or "
+                f"'from_pretrained', got {default_creation_method!r}"
             )
+        if (
+            repo is not None
+            and pretrained_model_name_or_path is not None
+            and repo != pretrained_model_name_or_path
+        ):
+            raise ComponentLoadError(
+                f"component {name!r}: repo={repo!r} and pretrained_model_name_or_path="
+                f"{pretrained_model_name_or_path!r} disagree; they are one setting, give one of them"
+            )
+        self.name = name
+        self.type_hint = type_hint
+        self.description = description or ""
+        self.config = dict(config) if config is not None else None
+        self.pretrained_model_name_or_path = pretrained_model_name_or_path if repo is None else repo
+        # diffusers writes "" for "no subfolder"
+        self.subfolder = subfolder or None
+        self.variant = variant
+        self.revision = revision
+        self.default_creation_method = default_creation_method
 
-    def create(self, config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    @property
+    def repo(self) -> str | os.PathLike[str] | None:
+        """The older name of :attr:`pretrained_model_name_or_path` (both work)."""
+        return self.pretrained_model_name_or_path
+
+    @repo.setter
+    def repo(self, value: str | os.PathLike[str] | None) -> None:
+        self.pretrained_model_name_or_path = value
+
+    # -- diffusers' load ids: "where|subfolder|variant|revision", "null" for from_config ------
+    @classmethod
+    def loading_fields(cls) -> list[str]:
+        """The names of the fields that locate a pretrained component."""
+        return list(LOADING_FIELDS)
+
+    @property
+    def load_id(self) -> str:
+        """Where this component is loaded from, as one string (``"null"`` for from_config)."""
+        if self.default_creation_method == "from_config":
+            return "null"
+        return "|".join(
+            "null" if v is None else os.fspath(v) for v in (getattr(self, f) for f in LOADING_FIELDS)
+        )
+
+    @classmethod
+    def decode_load_id(cls, load_id: str) -> dict[str, str | None]:
+        """The loading fields a :attr:`load_id` encodes (all None for ``"null"``)."""
+        values: dict[str, str | None] = dict.fromkeys(LOADING_FIELDS)
+        if load_id != "null":
+            for field_name, part in zip(LOADING_FIELDS, load_id.split("|"), strict=False):
+                values[field_name] = None if part == "null" else part
+        return values
+
+    @classmethod
+    def from_component(cls, name: str, component: Any) -> ComponentSpec:
+        """The spec that makes ``component`` again: its load id if it was loaded by a spec, else
+        its config (objects without weights, e.g. schedulers), else just its type."""
+        load_id = getattr(component, "_diffusers_load_id", None)
+        if load_id not in (None, "null"):
+            return cls(name, type(component), **cls.decode_load_id(load_id))  # type: ignore[arg-type]
+        config = getattr(component, "config", None)
+        if (
+            config is not None
+            and not hasattr(component, "parameters")
+            and hasattr(type(component), "from_config")
+        ):
+            return cls(name, type(component), config=dict(config), default_creation_method="from_config")
+        return cls(name, type(component))
+
+    # -- making the component -----------------------------------------------------------
+    def create(self, config: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
         """Build the component from its config (no weights are read)."""
         cls = self._resolved_type()
         cfg = {**(self.config or {}), **(config or {}), **kwargs}
         try:
             if hasattr(cls, "from_config"):
-                return cls.from_config(cfg)
-            return cls(**cfg)
+                component = cls.from_config(cfg)
+            else:
+                component = cls(**cfg)
         except Exception as exc:
             raise ComponentLoadError(
                 f"component {self.name!r}: could not create {type_hint_name(cls)} from config {cfg!r}: {exc}"
             ) from exc
+        _tag(component, "null")
+        return component
 
-    def load(self, repo: str | os.PathLike[str] | None = None, **kwargs: Any) -> Any:
+    def load(self, pretrained_model_name_or_path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Any:
         """Load the component with ``type_hint.from_pretrained`` from a local folder.
 
-        ``repo`` overrides the spec's own; ``subfolder`` and ``variant`` come from the spec unless
-        given. Hub downloads are refused.
+        ``pretrained_model_name_or_path`` (or the keyword ``repo``), ``subfolder``, ``variant`` and
+        ``revision`` override the spec's own; other keywords go to ``from_pretrained``. Model weights
+        are read from safetensors only; a name that is not a local folder (a hub id) is refused.
         """
         cls = self._resolved_type()
-        where = repo if repo is not None else self.repo
+        overrides = {k: kwargs.pop(k) for k in LOADING_FIELDS if k in kwargs}
+        repo = kwargs.pop("repo", None)
+        where = pretrained_model_name_or_path if pretrained_model_name_or_path is not None else repo
+        if where is None:
+            where = overrides.pop("pretrained_model_name_or_path", None)
+        if where is None:
+            where = self.pretrained_model_name_or_path
         if where is None:
             raise ComponentLoadError(
-                f"component {self.name!r} has no local path to load from: pass one to "
-                f"load_components(path) or set ComponentSpec(repo=...)"
+                f"component {self.name!r} has no local folder to load from: pass one to "
+                f"load_components() or set ComponentSpec(pretrained_model_name_or_path=...)"
             )
         if not os.path.isdir(where):
             raise ComponentLoadError(
-                f"component {self.name!r}: {os.fspath(where)!r} is not a local directory; "
-                f"diffblocks never downloads, point it at a folder in diffusers layout"
+                f"component {self.name!r}: {os.fspath(where)!r} is not a local folder; diffblocks "
+                f"never downloads (no hub ids): download it first, then point at the folder"
             )
         if not hasattr(cls, "from_pretrained"):
             raise ComponentLoadError(
                 f"component {self.name!r}: {type_hint_name(cls)} has no from_pretrained(); "
                 f"create it from config instead"
             )
-        opts: dict[str, Any] = {"subfolder": self.subfolder, "variant": self.variant}
-        opts.update(kwargs)
-        opts = {k: v for k, v in opts.items() if v is not None}
-        sub = opts.get("subfolder")
+        fields = {f: overrides.get(f, getattr(self, f)) for f in ("subfolder", "variant", "revision")}
+        fields["subfolder"] = fields["subfolder"] or None
+        sub = fields["subfolder"]
         folder = os.path.join(where, sub) if sub else where
         if not os.path.isdir(folder):
             raise ComponentLoadError(f"component {self.name!r}: folder {os.fspath(folder)!r} does not exist")
+        is_model = hasattr(cls, "parameters")
+        if is_model:
+            kwargs.setdefault("use_safetensors", True)
+            if "torch_dtype" in kwargs:  # diffusers 0.42 and transformers 5 name it `dtype`
+                kwargs.setdefault("dtype", kwargs.pop("torch_dtype"))
+        else:
+            # tokenizers and processors take no dtype (it would end up in their saved config)
+            kwargs.pop("torch_dtype", None)
+            kwargs.pop("dtype", None)
+        opts = {k: v for k, v in {**fields, **kwargs}.items() if v is not None and k != "revision"}
         try:
-            return cls.from_pretrained(os.fspath(where), local_files_only=True, **opts)
+            component = cls.from_pretrained(os.fspath(where), local_files_only=True, **opts)
         except TypeError:
-            # tokenizers and some processors do not take every keyword
+            # some processors do not take every keyword
             opts.pop("variant", None)
-            return cls.from_pretrained(os.fspath(where), **opts)
+            opts.pop("local_files_only", None)
+            component = cls.from_pretrained(os.fspath(where), **opts)
+        except OSError as exc:
+            raise ComponentLoadError(
+                f"component {self.name!r}: could not load from {folder!r}: {exc}"
+            ) from exc
+        self.pretrained_model_name_or_path = where
+        self.subfolder, self.variant, self.revision = (
+            fields["subfolder"],
+            fields["variant"],
+            fields["revision"],
+        )
+        _tag(component, self.load_id)
+        return component
 
     def _resolved_type(self) -> Any:
         cls = self.type_hint
+        if isinstance(cls, (tuple, list)) and len(cls) == 2:
+            cls = ":".join(cls)  # ("library", "Class") as diffusers' index files write it
         if isinstance(cls, str) and ":" in cls:
             # "package.module:Class": imported on first use so declaring a spec stays cheap
             try:
@@ -156,9 +274,20 @@ class ComponentSpec:
     def type_name(self) -> str | None:
         """The class name of the type hint, without importing it."""
         hint = self.type_hint
+        if isinstance(hint, (tuple, list)):
+            return str(hint[-1]) if hint else None
         if isinstance(hint, str):
             return hint.rpartition(":")[2] or None
         return getattr(hint, "__name__", None)
+
+
+def _tag(component: Any, load_id: str) -> None:
+    """Record where a component came from, as diffusers does (``_diffusers_load_id``), so
+    ``update_components`` and ``save_pretrained`` keep its spec in step."""
+    try:
+        component._diffusers_load_id = load_id
+    except (AttributeError, TypeError):
+        pass  # objects with __slots__ or frozen types simply carry no tag
 
 
 def type_hint_name(hint: Any) -> str:
@@ -178,6 +307,7 @@ __all__ = [
     "ComponentSpec",
     "ConfigSpec",
     "InputParam",
+    "LOADING_FIELDS",
     "OutputParam",
     "type_hint_name",
 ]

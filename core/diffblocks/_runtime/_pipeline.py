@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .._analysis._render import render_doc
@@ -15,65 +16,17 @@ from .._model._errors import (
     UnknownInputError,
     did_you_mean,
 )
-from .._model._imports import import_target
 from .._model._params import ComponentLoadError, ComponentSpec, ConfigSpec
 from .._model._state import PipelineState
-
-
-class Components:
-    """Attribute access to a pipeline's components and configs (``components.unet``)."""
-
-    def __init__(self, specs: dict[str, ComponentSpec], configs: dict[str, ConfigSpec]) -> None:
-        object.__setattr__(self, "_specs", specs)
-        object.__setattr__(self, "_config_specs", configs)
-        object.__setattr__(self, "_values", {name: None for name in specs})
-        object.__setattr__(self, "_configs", {n: c.default for n, c in configs.items()})
-
-    def __getattr__(self, name: str) -> Any:
-        values = object.__getattribute__(self, "_values")
-        if name in values:
-            return values[name]
-        configs = object.__getattribute__(self, "_configs")
-        if name in configs:
-            return configs[name]
-        if name.startswith("__"):
-            raise AttributeError(name)
-        known = [*values, *configs]
-        close = did_you_mean(name, known)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise AttributeError(
-            f"no component or config named {name!r}.{hint} Known: {', '.join(known) or '(none)'}"
-        )
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in self._values:
-            self._values[name] = value
-        elif name in self._configs:
-            self._configs[name] = value
-        else:
-            raise AttributeError(
-                f"no component or config named {name!r}; use pipe.update_components() for "
-                f"known names ({', '.join([*self._values, *self._configs]) or 'none'})"
-            )
-
-    def __getitem__(self, name: str) -> Any:
-        return getattr(self, name)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._values or name in self._configs
-
-    def items(self) -> list[tuple[str, Any]]:
-        return list(self._values.items())
-
-    def __repr__(self) -> str:
-        rows = [
-            f"  {n}: {type(v).__name__ if v is not None else 'not loaded'}" for n, v in self._values.items()
-        ]
-        rows += [f"  {n} = {v!r}" for n, v in self._configs.items()]
-        return "Components(\n" + "\n".join(rows) + "\n)" if rows else "Components()"
+from ._components import Components, describe_component
+from ._loading import (
+    index_component_names,
+    is_model_class,
+    load_component,
+    save_folder,
+    specs_from_index,
+)
+from ._progress import progress_settings
 
 
 class _Report:
@@ -98,6 +51,11 @@ class ModularPipeline:
 
     ``pipe(state=None, output=None, **inputs)``: ``output=None`` returns the state, a name returns
     that value, a list of names returns a dict.
+
+    ``ModularPipeline(blocks, path=None, components_manager=None, collection=None, **components)``:
+    ``path`` (a local folder in diffusers layout) loads every component it lists at once; a
+    ``components_manager`` receives what this pipeline loads or is given (in ``collection``) and
+    fills its empty components from ones of the same name it already holds.
     """
 
     def __init__(
@@ -107,32 +65,39 @@ class ModularPipeline:
         components_manager: Any = None,
         family: Any = None,
         component_loaders: Mapping[str, Callable[..., Any]] | None = None,
+        collection: str | None = None,
         **components: Any,
     ) -> None:
-        self.blocks = blocks
+        self._blocks = blocks
         self.family = family
         #: type name -> loader, from plugins' ``register_component_loaders`` (given by init_pipeline)
         self.component_loaders: dict[str, Callable[..., Any]] = dict(component_loaders or {})
         self.components_manager = components_manager
+        self.collection = collection
         specs = {c.name: c for c in blocks.expected_components}
         configs = {c.name: c for c in blocks.expected_configs}
         if family is not None:
             # the family's specs carry the default loading specs (where weights live)
             specs.update({c.name: c for c in family.components})
             configs.update({c.name: c for c in family.configs if c.name not in configs})
+        # each pipeline owns its specs: loading records where a component came from in its spec
+        specs = {name: _copy_spec(spec) for name, spec in specs.items()}
         #: values used for inputs the caller does not pass (from a spec file's [inputs])
         self.default_inputs: dict[str, Any] = dict(blocks.__dict__.get("_spec_inputs", {}))
-        self.components = Components(specs, configs)
+        self.components = Components(specs, configs, owner=self)
+        self._progress: dict[str, Any] = {}
         self._plans: dict[frozenset[str], _Report] = {}
         self._plan_epoch = -1
         self._accepted: frozenset[str] = frozenset()
         for name, spec in specs.items():
             if spec.default_creation_method == "from_config" and spec.type_hint is not None:
-                self.components._values[name] = spec.create()
+                self.components.set(name, spec.create())
         if components_manager is not None:
-            for name in self.components._values:
-                if self.components._values[name] is None and name in components_manager:
-                    self.components._values[name] = components_manager.get(name)
+            for name in self.components.names:
+                if self.components.get(name) is None:
+                    ids = components_manager.get_ids(name, collection)
+                    if len(ids) == 1:
+                        self.components.set(name, components_manager.get(ids[0]))
         if path is not None:
             self.load_components(path)
         for name, how in blocks.__dict__.get("_spec_components", {}).items():
@@ -140,16 +105,90 @@ class ModularPipeline:
         if components:
             self.update_components(**components)
 
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | os.PathLike[str],
+        blocks: ModularPipelineBlocks | None = None,
+        trust_remote_code: bool | None = None,
+        components_manager: Any = None,
+        collection: str | None = None,
+        **kwargs: Any,
+    ) -> ModularPipeline:
+        """A pipeline whose component specs and configs come from a local folder's
+        ``modular_model_index.json`` (or ``model_index.json``); nothing is loaded until
+        :meth:`load_components`, as in diffusers. ``blocks`` are required: diffblocks never imports
+        code from a model folder (``trust_remote_code=True`` is refused); blocks come from plugins.
+        """
+        if trust_remote_code:
+            raise ComponentLoadError(
+                "trust_remote_code=True is not supported: diffblocks never runs code shipped in a "
+                "model folder. Install the blocks as a plugin (pip install <plugin>), then pass them: "
+                "ModularPipeline.from_pretrained(folder, blocks=get_block('<name>'))"
+            )
+        where = os.fspath(pretrained_model_name_or_path)
+        if not os.path.isdir(where):
+            raise ComponentLoadError(
+                f"{where!r} is not a local folder; diffblocks never downloads (no hub ids): "
+                f"download it first, then pass the folder"
+            )
+        if blocks is None:
+            raise ComponentLoadError(
+                f"from_pretrained({where!r}) needs blocks=...: diffblocks does not build blocks from "
+                f"a folder's class names; pass the blocks (e.g. get_block('<name>')) or call "
+                f"blocks.init_pipeline(folder)"
+            )
+        pipe = cls(blocks, components_manager=components_manager, collection=collection, **kwargs)
+        found, configs = specs_from_index(where, pipe.components.specs)
+        for name, spec in found.items():
+            pipe.components.set_spec(name, spec)
+        for name, value in configs.items():
+            if name in pipe.components.config_names:
+                pipe.components.set_config_default(name, value)
+        return pipe
+
+    def save_pretrained(
+        self,
+        save_directory: str | os.PathLike[str],
+        variant: str | None = None,
+        max_shard_size: int | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Write every loaded pretrained component (safetensors) into its own subfolder and
+        ``modular_model_index.json`` with config values, as diffusers 0.42 does: the folder loads
+        with ``from_pretrained`` here and in diffusers. Hub uploads are not supported."""
+        if kwargs.get("push_to_hub"):
+            raise ComponentLoadError(
+                "save_pretrained(push_to_hub=True): diffblocks only writes local folders"
+            )
+        comps = self.components
+        save_folder(
+            save_directory,
+            comps.loaded(),
+            comps.specs,
+            dict(comps.config),
+            type(self._blocks).__name__,
+            variant=variant,
+            max_shard_size=max_shard_size,
+        )
+        # like diffusers: what was written is now where these components live
+        for name, spec in comps.specs.items():
+            if spec.default_creation_method == "from_pretrained" and comps.get(name) is not None:
+                spec.pretrained_model_name_or_path = os.fspath(save_directory)
+                spec.subfolder, spec.revision = name, None
+                spec.variant = variant
+
     def _load_from_spec_file(self, name: str, how: dict[str, Any]) -> None:
-        spec = self.components._specs.get(name)
+        specs = self.components.specs
+        spec = specs.get(name)
         if spec is None:
             raise ComponentLoadError(
                 f"the spec file configures component {name!r}, which no block of this pipeline "
-                f"uses ({', '.join(self.components._specs) or 'none'}); remove [components.{name}]"
+                f"uses ({', '.join(specs) or 'none'}); remove [components.{name}]"
             )
         opts: dict[str, Any] = {"subfolder": how.get("subfolder"), "variant": how.get("variant")}
         dtype = how.get("dtype")
-        if dtype is not None and _is_model_class(spec.type_hint):
+        if dtype is not None and is_model_class(spec.type_hint):
             import torch
 
             opts["torch_dtype"] = getattr(torch, dtype)
@@ -162,34 +201,56 @@ class ModularPipeline:
         ):
             opts["subfolder"] = name  # a diffusers-layout folder: one subfolder per component
         opts = {k: v for k, v in opts.items() if v is not None}
-        self.components._values[name] = _load_component(spec, path, self.component_loaders, **opts)
+        self._register(name, load_component(spec, path, self.component_loaders, **opts))
 
     def load_default_components(self, **kwargs: Any) -> None:
         """Load every component that is still empty and whose spec says where it lives."""
-        names = [
-            n
-            for n, spec in self.components._specs.items()
-            if self.components._values.get(n) is None and spec.repo is not None
-        ]
-        for name in names:
-            spec = self.components._specs[name]
-            self.components._values[name] = _load_component(spec, spec.repo, self.component_loaders, **kwargs)
+        for name, spec in self.components.specs.items():
+            if self.components.get(name) is None and spec.pretrained_model_name_or_path is not None:
+                obj = load_component(
+                    spec, spec.pretrained_model_name_or_path, self.component_loaders, **kwargs
+                )
+                self._register(name, obj)
 
     # -- components -----------------------------------------------------------------------
     @property
-    def config(self) -> dict[str, Any]:
-        return self.components._configs
+    def blocks(self) -> ModularPipelineBlocks:
+        """The pipeline's blocks (the object itself, not a copy)."""
+        return self._blocks
+
+    @property
+    def config(self) -> Any:
+        """Config values (``pipe.config["name"]`` or ``pipe.config.name``)."""
+        return self.components.config
 
     @property
     def component_names(self) -> list[str]:
-        return list(self.components._values)
+        return self.components.names
+
+    @property
+    def null_component_names(self) -> list[str]:
+        """Components not loaded yet."""
+        return [n for n in self.components.names if self.components.get(n) is None]
+
+    @property
+    def pretrained_component_names(self) -> list[str]:
+        return [n for n, s in self.components.specs.items() if s.default_creation_method == "from_pretrained"]
+
+    @property
+    def config_component_names(self) -> list[str]:
+        return [n for n, s in self.components.specs.items() if s.default_creation_method == "from_config"]
+
+    def get_component_spec(self, name: str) -> ComponentSpec:
+        """A copy of component ``name``'s current spec."""
+        return _copy_spec(self.components.spec(name))
 
     def update_components(self, **kwargs: Any) -> None:
-        """Set components (live objects) or configs by name."""
+        """Set components (live objects) or configs by name; each component's spec follows the
+        new object (its type, and where it was loaded from when a spec loaded it)."""
         comps = self.components
         unknown = [k for k in kwargs if k not in comps]
         if unknown:
-            known = [*comps._values, *comps._configs]
+            known = [*comps.names, *comps.config_names]
             hints = []
             for k in unknown:
                 close = did_you_mean(k, known)
@@ -199,28 +260,48 @@ class ModularPipeline:
                 f"components and configs are: {', '.join(known) or '(none)'}"
             )
         for name, value in kwargs.items():
-            setattr(comps, name, value)
-            if self.components_manager is not None and name in comps._values and value is not None:
-                self.components_manager.add(name, value)
+            if name in comps.config_names:
+                comps.set_config_default(name, value)
+                continue
+            if value is not None:
+                comps.set_spec(name, _spec_for(comps.spec(name), value))
+            self._register(name, value)
+
+    def _register(self, name: str, value: Any) -> None:
+        self.components.set(name, value)
+        manager = self.components_manager
+        if manager is not None and value is not None and manager.id_of(value) is None:
+            manager.add(name, value, self.collection)
 
     def load_components(
         self,
+        target: Iterable[str] | str | os.PathLike[str] | None = None,
+        /,
+        names: Iterable[str] | str | None = None,
         path: str | os.PathLike[str] | None = None,
-        names: Iterable[str] | None = None,
         *,
         torch_dtype: Any = None,
         device: Any = None,
         **kwargs: Any,
     ) -> None:
-        """Load components from a local folder in diffusers layout (one subfolder each).
+        """Load components from local folders in diffusers layout (one subfolder each).
 
-        Without ``names``, every component listed in ``model_index.json`` (or, without one, every
-        ``from_pretrained`` component) is loaded. ``torch_dtype`` and ``device`` apply to models.
+        ``load_components(folder)`` loads what the folder's index lists (every pretrained
+        component without an index); ``load_components(["unet"])`` / ``load_components()`` load
+        the named / all empty pretrained components from where their specs say. Any keyword
+        (``torch_dtype``, ``variant``, ...) may be one value or a dict per component
+        (``torch_dtype={"unet": torch.float16, "default": torch.float32}``); ``device`` moves models.
         """
-        specs = self.components._specs
+        specs = self.components.specs
+        if isinstance(target, (str, os.PathLike)) and not (isinstance(target, str) and target in specs):
+            path = target  # load_components(folder), the first-release form
+        elif target is not None:
+            names = target  # load_components(["unet"]) or load_components("unet"), diffusers' form
+        if isinstance(names, str):
+            names = [names]
         wanted = list(names) if names is not None else None
-        if wanted is None:
-            listed = _model_index_names(path) if path is not None else None
+        if wanted is None and path is not None:
+            listed = index_component_names(path)
             wanted = [
                 n
                 for n in specs
@@ -230,37 +311,84 @@ class ModularPipeline:
                     else specs[n].default_creation_method == "from_pretrained"
                 )
             ]
-        loaded: dict[str, Any] = {}
+        elif wanted is None:
+            wanted = [
+                n
+                for n, s in specs.items()
+                if s.default_creation_method == "from_pretrained"
+                and s.pretrained_model_name_or_path is not None
+                and self.components.get(n) is None
+            ]
         for name in wanted:
             if name not in specs:
+                close = did_you_mean(name, list(specs))
                 raise ComponentLoadError(
-                    f"load_components: {name!r} is not a component of this pipeline "
-                    f"({', '.join(specs) or 'none'})"
+                    f"load_components: {name!r} is not a component of this pipeline"
+                    + (f" (did you mean {close[0]!r}?)" if close else "")
+                    + f"; its components are: {', '.join(specs) or 'none'}"
                 )
+        options = {**kwargs, "torch_dtype": torch_dtype}
+        for name in wanted:
             spec = specs[name]
-            opts = dict(kwargs)
-            if spec.subfolder is None and path is not None:
+            opts = {k: v for k, v in _per_component(options, name).items() if v is not None}
+            if not is_model_class(spec.type_hint):
+                opts.pop("torch_dtype", None)
+            if path is not None and spec.subfolder is None:
                 opts.setdefault("subfolder", name)
-            if torch_dtype is not None and _is_model_class(spec.type_hint):
-                opts["torch_dtype"] = torch_dtype
-            obj = _load_component(spec, path, self.component_loaders, **opts)
-            if device is not None and _is_model_class(spec.type_hint):
-                obj = obj.to(device)
-            loaded[name] = obj
-        self.update_components(**loaded)
+            obj = load_component(spec, path, self.component_loaders, **opts)
+            move_to = _per_component({"device": device}, name).get("device")
+            if move_to is not None and is_model_class(spec.type_hint):
+                obj = obj.to(move_to)
+            self.update_components(**{name: obj})
+
+    def unload_components(self, names: Iterable[str] | str) -> None:
+        """Empty the named components (their specs stay, so they can be loaded again) and drop
+        them from the components manager."""
+        names = [names] if isinstance(names, str) else list(names)
+        for name in names:
+            self.components.spec(name)  # an unknown name is an error with a suggestion
+        for name in names:
+            value = self.components.get(name)
+            if value is None:
+                continue
+            self.components.set(name, None)
+            manager = self.components_manager
+            component_id = manager.id_of(value) if manager is not None else None
+            del value
+            if component_id is not None:
+                manager.remove(component_id)
+        gc.collect()
 
     def to(self, device: Any) -> ModularPipeline:
         """Move every loaded model component to ``device``."""
         for name, value in self.components.items():
             if value is not None and hasattr(value, "to") and hasattr(value, "parameters"):
-                self.components._values[name] = value.to(device)
+                self.components.set(name, value.to(device))
         return self
 
     # -- running --------------------------------------------------------------------------
-    def _accepted_names(self) -> frozenset[str]:
-        # the pipeline's own inputs, plus nested `inputs` a caller may still override
-        names: set[str] = set(self.blocks.input_names)
-        walk = getattr(self.blocks, "walk", None)
+    @property
+    def default_call_parameters(self) -> dict[str, Any]:
+        """Every input name this pipeline takes, with its default."""
+        return {
+            p.name: p.default
+            for p in [*self._blocks.inputs, *self._blocks.intermediate_inputs]
+            if p.name is not None
+        }
+
+    def set_progress_bar_config(self, **kwargs: Any) -> None:
+        """Settings for the progress bars of this pipeline's runs (``disable``, ``leave``,
+        ``desc``, and any other tqdm keyword)."""
+        self._progress.update(kwargs)
+        for _, sub in getattr(self._blocks, "sub_blocks", {}).items():
+            if hasattr(sub, "set_progress_bar_config"):
+                sub.set_progress_bar_config(**kwargs)
+
+    def accepted_inputs(self) -> frozenset[str]:
+        """Every input name a call accepts: the pipeline's inputs, plus nested blocks' own
+        ``inputs`` a caller may still override."""
+        names: set[str] = set(self._blocks.input_names)
+        walk = getattr(self._blocks, "walk", None)
         if walk is not None:
             for _, block in walk():
                 names.update(p.name for p in block.inputs if p.name)
@@ -270,7 +398,7 @@ class ModularPipeline:
         epoch = _structure_version(self.blocks)
         if epoch != self._plan_epoch:
             self._plans.clear()
-            self._accepted = self._accepted_names()
+            self._accepted = self.accepted_inputs()
             self._plan_epoch = epoch
         report = self._plans.get(present)
         if report is None:
@@ -318,12 +446,13 @@ class ModularPipeline:
         report = self._plan(present)
         if report.missing:
             raise MissingInputError(report.missing)
-        values = self.components._values
-        absent = [need for need in report.needs if values.get(need[2]) is None]
+        comps = self.components
+        absent = [need for need in report.needs if comps.get(need[2]) is None]
         if absent:
             raise MissingComponentError(absent)
         try:
-            blocks(self.components, state)
+            with progress_settings(self._progress):
+                blocks(comps, state)
         except Exception as exc:
             err = annotate(exc, None, blocks, state)
             if err is exc:
@@ -338,7 +467,7 @@ class ModularPipeline:
     # -- printing -------------------------------------------------------------------------
     @property
     def doc(self) -> str:
-        return render_doc(self.blocks)
+        return render_doc(self._blocks)
 
     def __getattr__(self, name: str) -> Any:
         # pipe.unet as a shortcut for pipe.components.unet
@@ -347,11 +476,26 @@ class ModularPipeline:
         return getattr(self.components, name)
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(\n  blocks: {type(self.blocks).__name__}\n"
-            + "\n".join(f"  {line}" for line in repr(self.components).splitlines())
-            + "\n)"
-        )
+        """The block tree, then each component (class; for models dtype, device and size)."""
+        blocks = self._blocks
+        lines = [f"{type(self).__name__}(", f"  blocks: {type(blocks).__name__}"]
+        walk = getattr(blocks, "walk", None)
+        for path, block in walk() if walk is not None else []:
+            depth = path.count(".")
+            lines.append(f"  {'  ' * (depth + 1)}{path.rpartition('.')[2]}: {type(block).__name__}")
+        comps = self.components
+        if comps.names:
+            lines.append("  components:")
+            lines += [f"    {n}: {describe_component(comps.get(n))}" for n in comps.names]
+        if comps.config_names:
+            lines.append("  configs:")
+            lines += [f"    {n} = {comps.get(n)!r}" for n in comps.config_names]
+        manager = self.components_manager
+        if manager is not None:
+            where = f", auto CPU offload to {manager.execution_device}" if manager.execution_device else ""
+            collection = f" (collection {self.collection!r})" if self.collection else ""
+            lines.append(f"  components manager: {len(manager)} components{collection}{where}")
+        return "\n".join(lines) + "\n)"
 
 
 def _structure_version(blocks: ModularPipelineBlocks) -> int:
@@ -359,37 +503,39 @@ def _structure_version(blocks: ModularPipelineBlocks) -> int:
     return getattr(blocks, "structure_version", 0)  # type: ignore[no-any-return]
 
 
-def _load_component(
-    spec: ComponentSpec, path: Any, loaders: Mapping[str, Callable[..., Any]], **opts: Any
-) -> Any:
-    """One component: through a plugin's loader for its type if there is one, else with
-    ``from_pretrained``; model weights only ever from safetensors, never from pickle files."""
-    loader = loaders.get(spec.type_name) if spec.type_name else None
-    if loader is not None:
-        return loader(spec, path, **opts)
-    if _is_model_class(spec.type_hint):
-        opts.setdefault("use_safetensors", True)
-    return spec.load(path, **opts)
+def _copy_spec(spec: ComponentSpec) -> ComponentSpec:
+    import copy
+
+    new = copy.copy(spec)
+    if spec.config is not None:
+        new.config = dict(spec.config)
+    return new
 
 
-def _is_model_class(cls: Any) -> bool:
-    if isinstance(cls, str) and ":" in cls:
-        try:
-            cls = import_target(cls)
-        except (ImportError, AttributeError):
-            return False
-    return isinstance(cls, type) and hasattr(cls, "parameters") and hasattr(cls, "to")
+def _spec_for(current: ComponentSpec, value: Any) -> ComponentSpec:
+    """The spec that follows a component set by hand (as diffusers' update_components does)."""
+    load_id = getattr(value, "_diffusers_load_id", None)
+    if current.default_creation_method == "from_pretrained" and load_id in (None, "null"):
+        # an object from elsewhere: where it came from is unknown, its type is not
+        new = ComponentSpec(current.name, type(value), current.description)
+    else:
+        new = ComponentSpec.from_component(current.name, value)
+        new.description = current.description
+    return new
 
 
-def _model_index_names(path: str | os.PathLike[str]) -> list[str] | None:
-    import json
+def _per_component(options: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """One component's options: a dict value is per component (``"default"`` for the rest)."""
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        if isinstance(value, dict):
+            if name in value:
+                out[key] = value[name]
+            elif "default" in value:
+                out[key] = value["default"]
+        else:
+            out[key] = value
+    return out
 
-    index = os.path.join(path, "model_index.json")
-    if not os.path.isfile(index):
-        return None
-    with open(index, encoding="utf-8") as fh:
-        data = json.load(fh)
-    return [k for k, v in data.items() if not k.startswith("_") and isinstance(v, list)]
 
-
-__all__ = ["Components", "ModularPipeline"]
+__all__ = ["Components", "ConfigSpec", "ModularPipeline"]

@@ -22,20 +22,22 @@ class StableDiffusionModularPipeline(ModularPipeline):
         self._refresh_processors()
 
     def _refresh_processors(self) -> None:
-        vae = self.components._values.get("vae")
+        comps = self.components
+        vae = comps.get("vae")
         if vae is None:
             return
         factor = vae_scale_factor(vae)
         for name in ("image_processor", "mask_processor"):
-            current = self.components._values.get(name)
-            if name in self.components._specs and (
-                current is None or current.config.vae_scale_factor != factor
-            ):
-                self.components._values[name] = self.components._specs[name].create(vae_scale_factor=factor)
+            if name not in comps.names:
+                continue
+            current = comps.get(name)
+            if current is None or current.config.vae_scale_factor != factor:
+                # stored directly: going through update_components would come back here
+                comps.set(name, comps.spec(name).create(vae_scale_factor=factor))
 
     @property
     def vae_scale_factor(self) -> int:
-        return vae_scale_factor(self.components._values.get("vae"))
+        return vae_scale_factor(self.components.get("vae"))
 
     def compile(
         self, mode: str = "max-autotune-no-cudagraphs", fullgraph: bool = True
@@ -43,10 +45,10 @@ class StableDiffusionModularPipeline(ModularPipeline):
         """Opt-in fast path: channels-last memory format and torch.compile for the UNet (and VAE decoder)."""
         import torch
 
-        unet = self.components._values["unet"]
+        unet = self.components.get("unet")
         unet.to(memory_format=torch.channels_last)
         unet.forward = torch.compile(unet.forward, mode=mode, fullgraph=fullgraph)
-        vae = self.components._values.get("vae")
+        vae = self.components.get("vae")
         if vae is not None:
             vae.to(memory_format=torch.channels_last)
             vae.decoder.forward = torch.compile(vae.decoder.forward, mode=mode, fullgraph=fullgraph)
