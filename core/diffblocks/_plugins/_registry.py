@@ -8,6 +8,7 @@ loading (``_loading``: imports and pluggy hook calls into a stage) and the claim
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -242,7 +243,7 @@ class Registry:
         """A new block instance for ``name``."""
         obj = self.load(name)
         block = obj() if isinstance(obj, type) else copy.deepcopy(obj)
-        block.__dict__["_registered_name"] = name
+        block.origin = dataclasses.replace(block.origin, registered_name=name)
         return block
 
     def list_blocks(self) -> list[BlockEntry]:
