@@ -68,6 +68,17 @@ def annotate(exc: BaseException, name: str | None, block: Any, state: Any) -> Di
     return err
 
 
+def keep_interrupted(exc: KeyboardInterrupt, state: PipelineState) -> None:
+    """Ctrl-C during a run: write back what an interrupted loop had finished, as :func:`annotate`
+    does for errors, and put the partial state on ``exc.state``. The interrupt is not wrapped."""
+    pending = getattr(exc, "_pending_salvage", None)
+    if pending is not None:
+        loop, block_state = pending
+        loop._salvage(state, block_state)
+        exc._pending_salvage = None  # type: ignore[attr-defined]
+    exc.state = state  # type: ignore[attr-defined]
+
+
 class _MultiBlocks(ModularPipelineBlocks):
     block_classes: list[Any] = []
     block_names: list[str] = []
@@ -369,6 +380,10 @@ class LoopSequentialPipelineBlocks(_MultiBlocks):
                 components, block_state = call(components, block_state, **kwargs)
         except Exception as exc:
             self._step_failed(exc, index, block_state)
+        except KeyboardInterrupt as exc:  # not wrapped (Ctrl-C stays Ctrl-C); see keep_interrupted
+            if getattr(exc, "_pending_salvage", None) is None:
+                exc._pending_salvage = (self, block_state)  # type: ignore[attr-defined]
+            raise
         return components, block_state
 
     def _step_failed(self, exc: BaseException, index: int, block_state: BlockState) -> None:

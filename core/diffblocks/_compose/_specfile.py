@@ -4,15 +4,18 @@ file can never make diffblocks import a module path or run code."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .._blocks._base import ModularPipelineBlocks
+from .._blocks._base import BlockOrigin, ModularPipelineBlocks
 from .._blocks._multi import AutoPipelineBlocks, SequentialPipelineBlocks, _MultiBlocks
-from .._model._errors import CompositionError, Problem
+from .._model._checks import invalid_values, pickle_weights_problem, safetensors_folder_problem
+from .._model._errors import CompositionError, Problem, did_you_mean
 from .._plugins._registry import NAME_RE, Registry, get_registry
 from ._compose import _Builder, auto_blocks, compose
 
@@ -20,6 +23,14 @@ SPEC_VERSION = 1
 TOP_KEYS = {"diffblocks_spec", "description", "workflow", "blocks", "inputs", "components", "provenance"}
 NODE_KEYS = {"type", "blocks", "triggers", "default"}
 COMPONENT_KEYS = {"path", "subfolder", "dtype", "variant"}
+#: The torch dtypes a spec file may name (never any other torch attribute).
+DTYPES = frozenset(
+    {"float16", "half", "bfloat16", "float32", "float", "float64", "double", "float8_e4m3fn", "float8_e5m2"}
+)
+#: Deepest nesting of tables/arrays a spec file may have (far beyond any real pipeline).
+MAX_DEPTH = 64
+#: Integers outside int64 are refused: nothing a pipeline takes needs them, and they overflow tensors.
+INT_LIMIT = 2**63
 
 
 def _format(path: Path) -> str:
@@ -33,12 +44,12 @@ def _format(path: Path) -> str:
 
 # -- saving ---------------------------------------------------------------------------------
 def _node(block: ModularPipelineBlocks, path: str, provenance: dict[str, Any], registry: Registry) -> Any:
-    name = block.__dict__.get("_registered_name")
+    name = block.origin.registered_name
     if name:
         entry = registry.resolve(name)
         provenance[name] = {"distribution": entry.distribution, "version": entry.version or ""}
         return name
-    if block.__dict__.get("_composed") and isinstance(block, _MultiBlocks):
+    if block.origin.composed and isinstance(block, _MultiBlocks):
         subs = {
             k: _node(v, f"{path}.{k}" if path else k, provenance, registry)
             for k, v in block.sub_blocks.items()
@@ -76,20 +87,21 @@ def spec_dict(
     reg = registry or get_registry()
     provenance: dict[str, Any] = {}
     doc: dict[str, Any] = {"diffblocks_spec": SPEC_VERSION}
-    if description or blocks.__dict__.get("_spec_description"):
-        doc["description"] = description or blocks.__dict__["_spec_description"]
-    if blocks.__dict__.get("_registered_name"):
+    origin = blocks.origin
+    if description or origin.spec_description:
+        doc["description"] = description or origin.spec_description
+    if origin.registered_name:
         doc["workflow"] = _node(blocks, "", provenance, reg)
-    elif blocks.__dict__.get("_composed") and isinstance(blocks, SequentialPipelineBlocks):
+    elif origin.composed and isinstance(blocks, SequentialPipelineBlocks):
         doc["blocks"] = {k: _node(v, k, provenance, reg) for k, v in blocks.sub_blocks.items()}
     else:
         doc["blocks"] = {"main": _node(blocks, "", provenance, reg)}
-    merged_inputs = {**blocks.__dict__.get("_spec_inputs", {}), **(inputs or {})}
+    merged_inputs = {**origin.spec_inputs, **(inputs or {})}
     if merged_inputs:
         doc["inputs"] = {
             k: list(v) if isinstance(v, tuple) else v for k, v in merged_inputs.items() if v is not None
         }
-    merged_components = {**blocks.__dict__.get("_spec_components", {}), **(components or {})}
+    merged_components = {**origin.spec_components, **(components or {})}
     if merged_components:
         doc["components"] = {
             k: {
@@ -104,9 +116,17 @@ def spec_dict(
 
 
 def save_spec(blocks: ModularPipelineBlocks, path: str | os.PathLike[str], **kwargs: Any) -> Path:
-    """Write ``blocks`` as a spec file; TOML or JSON by the file's extension."""
+    """Write ``blocks`` as a spec file; TOML or JSON by the file's extension.
+
+    Component paths inside the file's folder are written relative to it (how loading reads
+    them), so the folder can move as a whole."""
     target = Path(path)
     doc = spec_dict(blocks, **kwargs)
+    folder = os.path.realpath(target.parent)
+    for table in doc.get("components", {}).values():
+        where = table.get("path")
+        if isinstance(where, str) and os.path.isabs(where) and _inside(os.path.realpath(where), folder):
+            table["path"] = Path(os.path.relpath(os.path.realpath(where), folder)).as_posix()
     if _format(target) == "json":
         target.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     else:
@@ -117,14 +137,145 @@ def save_spec(blocks: ModularPipelineBlocks, path: str | os.PathLike[str], **kwa
 
 
 # -- loading --------------------------------------------------------------------------------
+class _HugeInt(str):
+    """A JSON integer too long to convert safely; reported with its location after parsing."""
+
+
+def _json_int(text: str) -> int | _HugeInt:
+    # Python refuses to convert integers past 4300 digits with a bare ValueError and no location
+    return _HugeInt(text) if len(text.lstrip("-")) > 19 else int(text)
+
+
+def _too_deep_at(text: str) -> str | None:
+    """``line L, column C`` where brackets nest deeper than MAX_DEPTH (strings skipped), else None.
+
+    Checked before parsing: the JSON and TOML parsers recurse per level and would end in
+    RecursionError on a hostile file."""
+    depth, line, col, quote, escaped, comment = 0, 1, 0, "", False, False
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col, comment = line + 1, 0, False
+        if comment:
+            continue
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\" and quote == '"':
+                escaped = True
+            elif ch == quote:
+                quote = ""
+            continue
+        if ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            comment = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return f"line {line}, column {col}"
+        elif ch in "]}":
+            depth -= 1
+    return None
+
+
+def _child(where: str, key: Any) -> str:
+    """The dotted location of ``key`` inside ``where`` (``inputs.sizes[2]``)."""
+    if isinstance(key, int):
+        return f"{where}[{key}]"
+    return f"{where}.{key}" if where else str(key)
+
+
+def _value_problems(data: Any) -> list[Problem]:
+    """Values no pipeline input can take, with their dotted location: NaN/infinity, integers
+    beyond int64, and nesting deeper than MAX_DEPTH (walked iteratively, never recursively)."""
+    problems: list[Problem] = []
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            problems.append(
+                Problem("too-deep", where, None, f"nested more than {MAX_DEPTH} levels deep; flatten it")
+            )
+            continue
+        items: Any = (
+            value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        )
+        for key, item in items:
+            stack.append((item, _child(where, key), depth + 1))
+        if isinstance(value, _HugeInt) or (
+            isinstance(value, int) and not isinstance(value, bool) and not -INT_LIMIT <= value < INT_LIMIT
+        ):
+            shown = str(value) if len(str(value)) <= 24 else f"{str(value)[:12]}...({len(str(value))} digits)"
+            problems.append(
+                Problem(
+                    "too-large",
+                    where,
+                    None,
+                    f"the integer {shown} is outside the 64-bit range; use a smaller value",
+                )
+            )
+        elif isinstance(value, float) and not math.isfinite(value):
+            problems.append(
+                Problem("not-finite", where, None, f"{value} is not a finite number; give a finite value")
+            )
+    return sorted(problems, key=lambda pr: pr.path)
+
+
 def _parse(path: Path) -> dict[str, Any]:
     fmt = _format(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise CompositionError(
             [Problem("unreadable", "", None, f"cannot read the file: {exc.strerror}")], str(path)
         ) from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise CompositionError(
+            [
+                Problem(
+                    "encoding",
+                    f"line {line}, byte {exc.start}",
+                    None,
+                    f"the file is not valid UTF-8 ({exc.reason}); save it as UTF-8",
+                )
+            ],
+            str(path),
+        ) from None
+    deep = _too_deep_at(text)
+    if deep is not None:
+        raise CompositionError(
+            [
+                Problem(
+                    "too-deep",
+                    deep,
+                    None,
+                    f"tables/arrays nested more than {MAX_DEPTH} levels deep; flatten it",
+                )
+            ],
+            str(path),
+        )
+    try:
+        data = _decode(text, fmt, path)
+    except RecursionError:  # a nesting the bracket scan cannot see (e.g. TOML dotted keys)
+        raise CompositionError(
+            [Problem("too-deep", "", None, f"nested too deeply to read; keep it under {MAX_DEPTH} levels")],
+            str(path),
+        ) from None
+    if not isinstance(data, dict):
+        raise CompositionError(
+            [Problem("wrong-type", "", None, "the file must hold a table/object at the top")], str(path)
+        )
+    problems = _value_problems(data)
+    if problems:
+        raise CompositionError(problems, str(path))
+    return data
+
+
+def _decode(text: str, fmt: str, path: Path) -> Any:
     if fmt == "json":
 
         def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -136,7 +287,7 @@ def _parse(path: Path) -> dict[str, Any]:
             return seen
 
         try:
-            data = json.loads(text, object_pairs_hook=no_duplicates)
+            return json.loads(text, object_pairs_hook=no_duplicates, parse_int=_json_int)
         except json.JSONDecodeError as exc:
             raise CompositionError(
                 [
@@ -153,22 +304,20 @@ def _parse(path: Path) -> dict[str, Any]:
             raise CompositionError(
                 [Problem("duplicate-key", "", None, f"{exc}; each key may appear once")], str(path)
             ) from exc
-    else:
-        try:
-            import tomllib
-        except ImportError:  # Python 3.10
-            import tomli as tomllib  # type: ignore[no-redef]
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise CompositionError(
-                [Problem("syntax", "", None, f"{exc}; fix the TOML syntax there")], str(path)
-            ) from exc
-    if not isinstance(data, dict):
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise CompositionError(
-            [Problem("wrong-type", "", None, "the file must hold a table/object at the top")], str(path)
-        )
-    return data
+            [Problem("syntax", "", None, f"{exc}; fix the TOML syntax there")], str(path)
+        ) from exc
+    except ValueError as exc:  # an integer literal too long to convert
+        raise CompositionError(
+            [Problem("too-large", "", None, f"{exc}; use a smaller number")], str(path)
+        ) from exc
 
 
 class _Loader:
@@ -231,7 +380,7 @@ class _Loader:
         blocks = {k: b for k, b in built.items() if b is not None}
         if kind == "sequential":
             seq = SequentialPipelineBlocks.from_blocks_dict(blocks)
-            seq.__dict__["_composed"] = True
+            seq.origin = BlockOrigin(composed=True)
             return seq
         if kind == "auto":
             triggers = value.get("triggers", {})
@@ -273,16 +422,155 @@ class _Loader:
         return None
 
 
+def _inside(path: str, folder: str) -> bool:
+    return os.path.commonpath([path, folder]) == folder
+
+
+def _component_folder(
+    comp: str, table: dict[str, Any], root: Path, problems: list[Problem]
+) -> dict[str, Any]:
+    """``table`` with its path made absolute (relative paths start at ``root``), or a problem
+    naming the key and path when the path is not a string, leaves ``root``, runs through a symlink
+    that leaves it, or is missing; also a wrong dtype, subfolder or variant."""
+    where = f"components.{comp}"
+    out = dict(table)
+
+    def bad(code: str, key: str, message: str) -> None:
+        problems.append(Problem(code, where, key, message))
+
+    for key in ("path", "subfolder", "variant", "dtype"):
+        if key in table and not isinstance(table[key], str):
+            bad("wrong-type", key, f"{key} must be a string, got {type(table[key]).__name__} {table[key]!r}")
+            out.pop(key)
+    dtype = out.get("dtype")
+    if dtype is not None and dtype not in DTYPES:
+        bad(
+            "wrong-value",
+            "dtype",
+            f"dtype {dtype!r} is not a torch dtype name; use one of {', '.join(sorted(DTYPES))}",
+        )
+        out.pop("dtype")
+    raw = out.get("path")
+    if raw is None:
+        return out
+    plain, real_root = os.path.abspath(root), os.path.realpath(root)
+    folder = os.path.normpath(os.path.join(plain, raw))
+    key, problem = "path", _folder_problem(f"path {raw!r}", folder, plain, real_root)
+    sub = out.get("subfolder")
+    if problem is None and sub is not None:
+        folder = os.path.normpath(os.path.join(folder, sub))
+        key, problem = (
+            "subfolder",
+            _folder_problem(f"path {raw!r} with subfolder {sub!r}", folder, plain, real_root),
+        )
+    if problem is not None:
+        bad(problem[0], key, problem[1])
+        out.pop("path")
+        return out
+    out["path"] = os.path.realpath(os.path.join(plain, raw))
+    # the folder the weights are read from (a diffusers layout has one subfolder per component)
+    if sub is None and os.path.isdir(os.path.join(folder, comp)):
+        folder = os.path.join(folder, comp)
+    weights = pickle_weights_problem(folder) or safetensors_folder_problem(folder)
+    if weights:
+        bad("bad-weights", "path", weights)
+    return out
+
+
+def _folder_problem(shown: str, folder: str, plain: str, real_root: str) -> tuple[str, str] | None:
+    """(code, message) when ``folder`` leaves ``plain`` (the spec file's folder), reaches outside it
+    through a symlink, or is not an existing folder; None when it is fine."""
+    if not _inside(folder, plain):
+        return (
+            "outside-folder",
+            f"{shown} leads to {folder}, outside {plain}; component paths must stay inside the spec "
+            f"file's folder (move the weights below it)",
+        )
+    real = os.path.realpath(folder)
+    if not _inside(real, real_root):
+        return (
+            "outside-folder",
+            f"{shown} goes through a symlink to {real}, outside {real_root}; component paths must "
+            f"stay inside the spec file's folder (copy the weights below it)",
+        )
+    if not os.path.isdir(real):
+        what = "is not a folder" if os.path.exists(real) else "does not exist"
+        return "missing-folder", f"{shown}: {folder} {what}; give a local folder in diffusers layout"
+    return None
+
+
+def _pipeline_problems(
+    blocks: ModularPipelineBlocks, inputs: dict[str, Any], components: dict[str, Any], registry: Registry
+) -> list[Problem]:
+    """What ``diffblocks run`` would refuse before computing: [inputs] names no block takes,
+    values that do not fit the declared type hints or ranges, and components no block uses."""
+    problems: list[Problem] = []
+    walked = [("", blocks), *blocks.walk()] if isinstance(blocks, _MultiBlocks) else [("", blocks)]
+    accepted: set[str] = set(blocks.input_names)
+    for _, block in walked:
+        accepted.update(p.name for p in block.inputs if p.name)
+    for name in inputs:
+        if name not in accepted:
+            close = did_you_mean(name, accepted)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            problems.append(
+                Problem(
+                    "unknown-input",
+                    f"inputs.{name}",
+                    name,
+                    f"{name!r} is not an input of this pipeline.{hint} Accepted: {', '.join(sorted(accepted)) or '(none)'}",
+                )
+            )
+    params = [(path, type(b).__name__, p) for path, b in walked for p in [*b.inputs, *b.intermediate_inputs]]
+    for path, cls, name, why in invalid_values(params, {k: v for k, v in inputs.items() if k in accepted}):
+        problems.append(
+            Problem(
+                "wrong-value",
+                f"inputs.{name}",
+                name,
+                f"{why} (declared by block {path or '<root>'!r}, {cls})",
+            )
+        )
+    known = {c.name for c in blocks.expected_components}
+    family = registry.find_family(blocks.model_name) if blocks.model_name else None
+    if family is not None:
+        known.update(c.name for c in family.components)
+    for comp in components:
+        if comp not in known:
+            close = did_you_mean(comp, known)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            problems.append(
+                Problem(
+                    "unknown-component",
+                    f"components.{comp}",
+                    comp,
+                    f"no block of this pipeline uses a component {comp!r}.{hint} Components: {', '.join(sorted(known)) or '(none)'}; remove [components.{comp}]",
+                )
+            )
+    return problems
+
+
 def load_spec(
-    path: str | os.PathLike[str], *, registry: Registry | None = None, validate: bool = True
+    path: str | os.PathLike[str],
+    *,
+    registry: Registry | None = None,
+    validate: bool = True,
+    component_root: str | os.PathLike[str] | None = None,
 ) -> SequentialPipelineBlocks:
-    """Read a spec file back into blocks (names resolved through the registry only)."""
+    """Read a spec file back into blocks (names resolved through the registry only).
+
+    Component paths are relative to the spec file's folder (or ``component_root``) and must stay
+    inside it. With ``validate`` (the default), everything ``diffblocks run`` would refuse before
+    computing is reported too: unknown input names, input values that do not fit the declared type
+    hints, unknown components, pickle or truncated weight files.
+    """
     source = Path(path)
     data = _parse(source)
-    loader = _Loader(data, registry or get_registry())
+    reg = registry or get_registry()
+    loader = _Loader(data, reg)
     loader.check_keys(data, TOP_KEYS, "")
     version = data.get("diffblocks_spec")
-    if version != SPEC_VERSION:
+    if type(version) is not int or version != SPEC_VERSION:
         loader.bad(
             "version", "diffblocks_spec", f"expected diffblocks_spec = {SPEC_VERSION}, found {version!r}"
         )
@@ -290,16 +578,25 @@ def load_spec(
         loader.bad(
             "structure", "<top>", "give exactly one of 'workflow' (a registered name) or a 'blocks' table"
         )
+    description = data.get("description")
+    if description is not None and not isinstance(description, str):
+        loader.bad("wrong-type", "description", f"expected a string, got {type(description).__name__}")
+        description = None
     inputs = data.get("inputs", {})
     if not isinstance(inputs, dict):
-        loader.bad("wrong-type", "inputs", "expected a table of input name = value")
+        loader.bad(
+            "wrong-type", "inputs", f"expected a table of input name = value, got {type(inputs).__name__}"
+        )
         inputs = {}
     components = data.get("components", {})
     if not isinstance(components, dict) or not all(isinstance(v, dict) for v in components.values()):
         loader.bad("wrong-type", "components", 'expected tables like [components.unet] path = "..."')
         components = {}
+    root = Path(component_root) if component_root is not None else source.parent
+    resolved: dict[str, dict[str, Any]] = {}
     for comp, table in components.items():
         loader.check_keys(table, COMPONENT_KEYS, f"components.{comp}")
+        resolved[comp] = _component_folder(comp, table, root, loader.problems)
     result: ModularPipelineBlocks | None = None
     if "workflow" in data and isinstance(data["workflow"], str):
         result = loader.name(data["workflow"], "workflow")
@@ -315,14 +612,17 @@ def load_spec(
         raise CompositionError(loader.problems, str(source))
     if not isinstance(result, SequentialPipelineBlocks):
         result = compose(result, registry=loader.registry, validate=False)
-    result.__dict__["_spec_inputs"] = dict(inputs)
-    result.__dict__["_spec_components"] = {k: dict(v) for k, v in components.items()}
-    if data.get("description"):
-        result.__dict__["_spec_description"] = data["description"]
+    result.origin = dataclasses.replace(
+        result.origin, spec_inputs=dict(inputs), spec_components=resolved, spec_description=description
+    )
     if validate:
+        problems = _pipeline_problems(result, inputs, resolved, reg)
         try:
             result.validate()
         except CompositionError as exc:
+            exc.problems += problems
             exc.source = str(source)
             raise
+        if problems:
+            raise CompositionError(problems, str(source))
     return result

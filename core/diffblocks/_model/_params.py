@@ -25,6 +25,13 @@ class InputParam:
     required: bool = False
     description: str = ""
     kwargs_type: str | None = None
+    #: Checked before any block runs (``_checks.value_problem``): the allowed values, and bounds
+    #: (``ge``: >=, ``gt``: >, ``le``: <=, ``lt``: <).
+    choices: list[Any] | tuple[Any, ...] | None = None
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
 
     def __repr__(self) -> str:
         return f"<{self.name}: {'required' if self.required else 'optional'}, default={self.default!r}>"
@@ -206,6 +213,11 @@ class ComponentSpec:
                 f"component {self.name!r} has no local folder to load from: pass one to "
                 f"load_components() or set ComponentSpec(pretrained_model_name_or_path=...)"
             )
+        from ._checks import weights_refusal  # pickle weights and use_safetensors=False: refused
+
+        refusal = weights_refusal(where, overrides.get("subfolder", self.subfolder), kwargs)
+        if refusal:
+            raise ComponentLoadError(f"component {self.name!r}: {refusal}")
         if not os.path.isdir(where):
             raise ComponentLoadError(
                 f"component {self.name!r}: {os.fspath(where)!r} is not a local folder; diffblocks "
