@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .._blocks._base import ModularPipelineBlocks
+from .._blocks._base import BlockOrigin, ModularPipelineBlocks
 from .._blocks._multi import AutoPipelineBlocks, SequentialPipelineBlocks
 from .._model._errors import BlockNotFoundError, CompositionError, DiffblocksError, NameConflictError, Problem
 from .._plugins._registry import Registry, get_registry
@@ -16,7 +16,7 @@ ComposeSpec = Any  # str | list | dict | ModularPipelineBlocks, nested
 def _key_for(item: Any, index: int) -> str:
     if isinstance(item, str):
         return item.split(".", 1)[-1].replace(".", "_")
-    name = getattr(item, "_registered_name", None)
+    name = item.origin.registered_name if isinstance(item, ModularPipelineBlocks) else None
     if name:
         return name.split(".", 1)[-1].replace(".", "_")
     if isinstance(item, ModularPipelineBlocks):
@@ -100,7 +100,7 @@ class _Builder:
         if self.problems:
             return None
         seq = SequentialPipelineBlocks.from_blocks_dict(built)
-        seq.__dict__["_composed"] = True
+        seq.origin = BlockOrigin(composed=True)
         return seq
 
 
@@ -110,7 +110,7 @@ def auto_blocks(
     """An AutoPipelineBlocks built at run time from branches and their triggers."""
     cls: Any = type("ComposedAutoBlocks", (AutoPipelineBlocks,), {"block_trigger_inputs": list(triggers)})
     auto: AutoPipelineBlocks = cls.from_blocks_dict(dict(blocks))
-    auto.__dict__["_composed"] = True
+    auto.origin = BlockOrigin(composed=True)
     return auto
 
 
@@ -159,7 +159,7 @@ def compose(
         raise CompositionError(builder.problems)
     family = family_of(result)
     if family and not result.model_name:
-        result.__dict__["model_name"] = family
+        result.model_name = family
     if validate:
         result.validate()
     return result

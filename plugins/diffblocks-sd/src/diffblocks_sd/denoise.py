@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import torch
-from diffblocks import InputParam, LoopSequentialPipelineBlocks, OutputParam, PipelineBlock, progress_bar
+from diffblocks import (
+    DenoiseLoopBlocks,
+    InputParam,
+    OutputParam,
+    PipelineBlock,
+    SchedulerStepBlock,
+    combine_guidance,
+    scheduler_step_kwargs,
+)
 
 from .components import SCHEDULER, UNET
 
 
 class _LoopStep(PipelineBlock):
     model_name = "sd"
-
-
-def rescale_noise_cfg(
-    noise_cfg: torch.Tensor, noise_pred_text: torch.Tensor, guidance_rescale: float
-) -> torch.Tensor:
-    """Rescales guided noise towards the text branch's std (arXiv:2305.08891, section 3.4)."""
-    dims = list(range(1, noise_pred_text.ndim))
-    std_text = noise_pred_text.std(dim=dims, keepdim=True)
-    std_cfg = noise_cfg.std(dim=dims, keepdim=True)
-    rescaled = noise_cfg * (std_text / std_cfg)
-    return guidance_rescale * rescaled + (1 - guidance_rescale) * noise_cfg
 
 
 class ScaleModelInput(_LoopStep):
@@ -73,26 +69,17 @@ class GuidedUNet(_LoopStep):
             return_dict=False,
         )[0]
         if block_state.do_classifier_free_guidance:
-            uncond, text = noise.chunk(2)
-            noise = uncond + block_state.guidance_scale * (text - uncond)
-            if block_state.guidance_rescale > 0:
-                noise = rescale_noise_cfg(noise, text, block_state.guidance_rescale)
+            noise = combine_guidance(noise, block_state.guidance_scale, block_state.guidance_rescale)
         block_state.noise_pred = noise
         return components, block_state
 
 
-class SchedulerStep(_LoopStep):
-    description = "Advances the latents one scheduler step."
+class SchedulerStep(SchedulerStepBlock):
+    model_name = "sd"
 
     @property
     def expected_components(self):
         return [SCHEDULER]
-
-    def __call__(self, components, block_state, i, t):
-        block_state.latents = components.scheduler.step(
-            block_state.noise_pred, t, block_state.latents, **block_state.step_kwargs, return_dict=False
-        )[0]
-        return components, block_state
 
 
 class InpaintBlend(_LoopStep):
@@ -127,7 +114,7 @@ def guidance_embedding(w: torch.Tensor, dim: int, dtype: torch.dtype) -> torch.T
     return torch.nn.functional.pad(emb, (0, 1)) if dim % 2 == 1 else emb
 
 
-class DenoiseLoop(LoopSequentialPipelineBlocks):
+class DenoiseLoop(DenoiseLoopBlocks):
     """Runs the sub-blocks once per timestep on one shared block state."""
 
     model_name = "sd"
@@ -185,8 +172,7 @@ class DenoiseLoop(LoopSequentialPipelineBlocks):
         bs.encoder_hidden_states = (
             torch.cat([bs.negative_prompt_embeds, bs.prompt_embeds]) if cfg else bs.prompt_embeds
         )
-        params = inspect.signature(components.scheduler.step).parameters
-        bs.step_kwargs = {k: v for k, v in (("eta", bs.eta), ("generator", bs.generator)) if k in params}
+        bs.step_kwargs = scheduler_step_kwargs(components.scheduler, eta=bs.eta, generator=bs.generator)
         unet = components.unet
         bs.timestep_cond = None
         if unet.config.time_cond_proj_dim is not None:
@@ -195,28 +181,6 @@ class DenoiseLoop(LoopSequentialPipelineBlocks):
                 device=unet.device, dtype=bs.latents.dtype
             )
         bs.unet_extra = None
-
-    @torch.no_grad()
-    def __call__(self, components, state):
-        bs = self.get_block_state(state)
-        self.prepare(components, bs)
-        timesteps = bs.timesteps
-        callback = bs.callback_on_step_end
-        for i, t in enumerate(
-            progress_bar(
-                timesteps,
-                total=len(timesteps),
-                desc="denoise",
-                disable=None if bs.show_progress is None else not bs.show_progress,
-            )
-        ):
-            components, bs = self.loop_step(components, bs, i=i, t=t)
-            if callback is not None:
-                changed = callback(components, i, t, {"latents": bs.latents})
-                if changed and "latents" in changed:
-                    bs.latents = changed["latents"]
-        self.set_block_state(state, bs)
-        return components, state
 
 
 class InpaintDenoiseLoop(DenoiseLoop):

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import inspect
-
 import torch
 from diffblocks import (
+    DenoiseLoopBlocks,
     InputParam,
-    LoopSequentialPipelineBlocks,
     OutputParam,
     PipelineBlock,
+    SchedulerStepBlock,
     SequentialPipelineBlocks,
-    progress_bar,
+    combine_guidance,
+    scheduler_step_kwargs,
 )
 from diffusers.utils.torch_utils import randn_tensor
 
@@ -154,25 +154,20 @@ class GuidedUNet(_Step):
             block_state.model_input, t, encoder_hidden_states=block_state.context, return_dict=False
         )[0]
         if block_state.negative_prompt_embeds is not None:
-            uncond, cond = noise.chunk(2)
-            noise = uncond + block_state.guidance_scale * (cond - uncond)
+            noise = combine_guidance(noise, block_state.guidance_scale)
         block_state.noise_pred = noise
         return components, block_state
 
 
-class SchedulerStep(_Step):
+class SchedulerStep(SchedulerStepBlock):
+    model_name = "shapes"
+
     @property
     def expected_components(self):
         return [SCHEDULER]
 
-    def __call__(self, components, block_state, i, t):
-        block_state.latents = components.scheduler.step(
-            block_state.noise_pred, t, block_state.latents, **block_state.step_kwargs, return_dict=False
-        )[0]
-        return components, block_state
 
-
-class DenoiseLoop(LoopSequentialPipelineBlocks):
+class DenoiseLoop(DenoiseLoopBlocks):
     model_name = "shapes"
     block_classes = [ScaleInput, GuidedUNet, SchedulerStep]
     block_names = ["scale_input", "unet", "step"]
@@ -199,20 +194,12 @@ class DenoiseLoop(LoopSequentialPipelineBlocks):
     def loop_intermediate_outputs(self):
         return [OutputParam("latents", "torch.Tensor", "denoised images in [-1, 1]")]
 
-    @torch.no_grad()
-    def __call__(self, components, state):
-        bs = self.get_block_state(state)
+    progress_desc = "shapes"
+
+    def prepare(self, components, bs):
         neg = bs.negative_prompt_embeds
         bs.context = torch.cat([neg, bs.prompt_embeds]) if neg is not None else bs.prompt_embeds
-        params = inspect.signature(components.scheduler.step).parameters
-        bs.step_kwargs = {"generator": bs.generator} if "generator" in params else {}
-        disable = None if bs.show_progress is None else not bs.show_progress
-        for i, t in enumerate(
-            progress_bar(bs.timesteps, total=len(bs.timesteps), desc="shapes", disable=disable)
-        ):
-            components, bs = self.loop_step(components, bs, i=i, t=t)
-        self.set_block_state(state, bs)
-        return components, state
+        bs.step_kwargs = scheduler_step_kwargs(components.scheduler, generator=bs.generator)
 
 
 class DecodeStep(ShapesBlock):
