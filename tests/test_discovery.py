@@ -439,3 +439,12 @@ def test_failed_plugin_is_reported_with_its_error(site):
         Registry().get_block("bad.static")
     text = str(info.value)
     assert "RuntimeError: broken on import" in text and "install it" not in text
+
+
+def test_filter_names_that_are_no_distribution_are_noted(site):
+    from diffblocks._plugins._discovery import scan, unmatched_filter_names
+
+    good(site)
+    write_distribution(site, "other-plugin", hooks={"oth": "other_mod"}, files={"other_mod.py": ""})
+    (note,) = unmatched_filter_names(scan(), "oth,-good-plugin")
+    assert "'oth'" in note and "did you mean the distribution 'other-plugin'" in note

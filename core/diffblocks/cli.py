@@ -90,6 +90,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print("Every conflict is settled by one override." if contested else "No name conflicts.")
     else:
         print("Unresolved (refused on use): " + ", ".join(report["unresolved"]))
+    for note in report["notes"]:
+        print(f"Note: {note}")
     s = report["summary"]
     print(
         f"{s['plugins']} plugin(s): {s['loaded']} loaded, {s['failed']} failed, {s['disabled']} disabled, "

@@ -92,6 +92,22 @@ def plugin_filter(raw: str | None = None) -> Callable[[PluginInfo], bool]:
     return allowed
 
 
+def unmatched_filter_names(found: list[PluginInfo], raw: str | None = None) -> list[str]:
+    """One message per ``DIFFBLOCKS_PLUGINS`` item that names no installed plugin distribution
+    (an entry-point name, say, which used to match), with the distribution it may mean."""
+    if raw is None:
+        raw = os.environ.get(ENV_PLUGINS)
+    by_name = {normalize(p.name): p.distribution for p in found}
+    dists = {p.distribution for p in found}
+    notes = []
+    for item in (s.strip().lstrip("-") for s in (raw or "").split(",")):
+        if item and normalize(item) not in dists:
+            meant = by_name.get(normalize(item))
+            hint = f" (did you mean the distribution {meant!r}?)" if meant else ""
+            notes.append(f"{ENV_PLUGINS} names {item!r}, which is no installed plugin distribution{hint}")
+    return notes
+
+
 def _name_version(dist: Any) -> tuple[str, str | None]:
     # The dist-info folder name carries both (``name-1.0.dist-info``): reading it avoids
     # parsing METADATA, which dominates discovery time with hundreds of plugins.

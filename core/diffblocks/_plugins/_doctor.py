@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._claims import BlockEntry, Claim, Claims, ClaimTable, Stage
-from ._discovery import ENV_PLUGINS, ENV_STRICT, PluginInfo, PluginStatus, discover
+from ._discovery import ENV_PLUGINS, ENV_STRICT, PluginInfo, PluginStatus, discover, unmatched_filter_names
 
 _PROBE = (
     "import sys; from diffblocks._plugins._doctor import probe_main; probe_main(sys.argv[1], sys.argv[2])"
@@ -156,6 +156,7 @@ def check(progress: Callable[[str], None] = lambda line: None) -> dict[str, Any]
         "family_conflicts": conflicts["family"],
         "loader_conflicts": conflicts["loader"],
         "unresolved": unresolved,
+        "notes": unmatched_filter_names(plugins),
         "summary": summary,
         "ok": not summary["with_problems"] and not unresolved,
     }
