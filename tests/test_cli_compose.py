@@ -79,3 +79,13 @@ def test_graph_mermaid_and_dot():
 def test_nonexistent_spec_file():
     out = cli("run", "missing/pipe.toml")
     assert out.returncode == 2 and "does not exist" in out.stderr
+
+
+def test_compose_a_single_leaf_block_saves_like_compose_list(tmp_path):
+    spec = tmp_path / "add.toml"
+    out = cli("compose", "example.add", "--save", str(spec))
+    assert out.returncode == 0, out.stderr
+    assert 'add = "example.add"' in spec.read_text()
+    run = cli("run", str(spec), "--set", "x=1", "--output", "x")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == 2.0

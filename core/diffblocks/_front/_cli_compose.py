@@ -1,9 +1,8 @@
-"""CLI commands of the composition layer: compose, validate, run, graph."""
+"""CLI commands of the composition layer: compose, validate, graph (and run, in ``_cli_run``)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -24,18 +23,24 @@ def _target(target: str) -> Any:
     return compose(target)
 
 
-def _parse_value(text: str) -> Any:
+def _is_multi(name: str) -> bool:
+    from .._blocks._multi import _MultiBlocks
+    from .._plugins._registry import get_registry
+
     try:
-        return json.loads(text)
-    except ValueError:
-        return text
+        return isinstance(get_registry().get_block(name), _MultiBlocks)
+    except (KeyError, LookupError):
+        return True  # unknown names: compose() reports them with its did-you-mean
 
 
 def cmd_compose(args: argparse.Namespace) -> int:
     from .._compose._compose import compose
     from .._compose._specfile import save_spec
 
-    blocks = compose(list(args.names) if len(args.names) > 1 else args.names[0])
+    names = list(args.names)
+    # one name: a registered workflow stays that workflow; a single leaf block is composed like
+    # compose([name]), so it has a sequence around it that a spec file can describe
+    blocks = compose(names if len(names) > 1 or not _is_multi(names[0]) else names[0])
     print(blocks.doc)
     if args.save:
         print(f"\nsaved spec to {save_spec(blocks, args.save)}", file=sys.stderr)
@@ -57,63 +62,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _save(value: Any, path: str) -> str:
-    target = Path(path).resolve()
-    images = value if isinstance(value, (list, tuple)) else [value]
-    if images and all(hasattr(im, "save") and hasattr(im, "size") for im in images):
-        if len(images) == 1:
-            images[0].save(target)
-            return str(target)
-        written = []
-        for i, im in enumerate(images):
-            name = target.with_name(f"{target.stem}_{i}{target.suffix or '.png'}")
-            im.save(name)
-            written.append(str(name))
-        return ", ".join(written)
-    target.write_text(json.dumps(value, indent=2, default=repr) + "\n")
-    return str(target)
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    blocks = _target(args.target)
-    pipe = blocks.init_pipeline()
-    pipe.load_default_components()
-    values: dict[str, Any] = {}
-    for item in args.set or []:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set {item!r}: use --set name=value")
-        values[key] = _parse_value(text)
-    accepted = pipe.accepted_inputs()
-    if args.device:
-        pipe.to(args.device)
-        if "device" in accepted:
-            values.setdefault("device", args.device)
-    if args.seed is not None:
-        if "generator" in accepted:
-            import torch
-
-            values.setdefault("generator", torch.Generator(args.device or "cpu").manual_seed(args.seed))
-        elif "seed" in accepted:
-            values.setdefault("seed", args.seed)
-        else:
-            raise ValueError("--seed: this pipeline takes neither a 'generator' nor a 'seed' input")
-    state = pipe(**values)
-    outputs = blocks.output_names
-    name = args.output or ("images" if "images" in outputs else outputs[-1] if outputs else None)
-    value = state.get(name) if name else None
-    if args.out:
-        if name is None:
-            raise ValueError("--out: the pipeline produced no output")
-        print(f"wrote {name} to {_save(value, args.out)}", file=sys.stderr)
-    if args.output or not args.out:
-        try:
-            print(json.dumps(value))
-        except (TypeError, ValueError):
-            print(repr(value))
-    return 0
-
-
 def cmd_graph(args: argparse.Namespace) -> int:
     from .._analysis._graph import data_flow, render
 
@@ -131,19 +79,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("file")
     p.set_defaults(handler=cmd_validate)
 
-    p = sub.add_parser("run", help="run a spec file or a registered block")
-    p.add_argument("target", help="a spec file (.toml/.json) or a registered block name")
-    p.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="an input; VALUE is JSON when it parses, else a string",
-    )
-    p.add_argument("--seed", type=int, help="seed for the pipeline's generator")
-    p.add_argument("--output", metavar="NAME", help="print this value (JSON when it serializes, else repr)")
-    p.add_argument("--out", metavar="FILE", help="save the output: images as PNG, other values as JSON")
-    p.add_argument("--device", help="device for models and generator, e.g. cuda")
-    p.set_defaults(handler=cmd_run)
+    from ._cli_run import add_run_parser
+
+    add_run_parser(sub)
 
     p = sub.add_parser("graph", help="print the data flow as Mermaid or Graphviz dot")
     p.add_argument("target")

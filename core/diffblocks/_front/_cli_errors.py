@@ -1,0 +1,33 @@
+"""How the CLI words an error: one message, in command-line terms (``--set``, spec files), never
+Python-only details such as an exception's attributes."""
+
+from __future__ import annotations
+
+from .._model._errors import BlockExecutionError, MissingComponentError, MissingInputError
+
+_PYTHON_ONLY = " Values computed before it are kept on this exception's .state."
+
+
+def cli_message(exc: BaseException) -> str:
+    """The text printed after ``diffblocks: error:`` for a user error."""
+    if isinstance(exc, KeyError) and type(exc).__str__ is KeyError.__str__ and exc.args:
+        return str(exc.args[0])  # KeyError's own str() quotes its text
+    message = str(exc)
+    if isinstance(exc, MissingInputError):
+        message += "\nOn the command line, give inputs as --set name=value."
+    if isinstance(exc, MissingComponentError):
+        message += (
+            "\nOn the command line, run a spec file that says where each component lives:"
+            '\n  [components.unet]\n  path = "/models/my-model"   (a local folder in diffusers layout)'
+        )
+    if isinstance(exc, BlockExecutionError):
+        message = message.replace(_PYTHON_ONLY, "")
+        state = exc.state
+        kept = sorted(k for k, v in getattr(state, "intermediates", {}).items() if v is not None)
+        if kept:
+            message += (
+                f"\nComputed before the failure: {', '.join(kept)}. The command line does not keep "
+                f"them; from Python, catch diffblocks.BlockExecutionError around the pipeline call "
+                f"and read them from the error (err.state.get(name))."
+            )
+    return message

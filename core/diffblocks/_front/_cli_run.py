@@ -1,0 +1,309 @@
+"""``diffblocks run``: run a spec file, a registered block or the record inside a PNG.
+
+Every check that can fail on the user's arguments runs before anything is computed: the output
+file, the output name, the ``--set`` values, the device and the seed. PNGs carry a generation
+record (see ``_png.py``) so ``--from-png`` runs the same thing again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ._cli_output import (
+    UsageError,
+    as_json,
+    atomic_write,
+    check_kind,
+    check_not_there,
+    check_number,
+    check_out_path,
+    image_paths,
+    kind_of_hint,
+    kind_of_value,
+    refuse_text,
+    write_tensors,
+)
+
+#: Inputs that are counts or sizes wherever they appear (diffusers' names): positive integers.
+POSITIVE_INTS = ("num_inference_steps", "height", "width", "num_images_per_prompt", "batch_size")
+#: torch.Generator.manual_seed takes 64-bit seeds.
+SEED_MAX = 2**64 - 1
+
+
+def parse_value(text: str) -> Any:
+    """``--set`` values: JSON when the text parses as JSON (NaN/Infinity refused), else the text."""
+
+    def no_constants(name: str) -> Any:
+        raise UsageError(f"{name} is not a finite number")
+
+    try:
+        return json.loads(text, parse_constant=no_constants)
+    except UsageError:
+        raise
+    except ValueError:
+        return text
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set {item!r}: use --set name=value")
+        try:
+            values[key] = parse_value(text)
+        except UsageError as exc:
+            raise UsageError(f"--set {key}={text}: {exc}") from None
+    return values
+
+
+def check_values(values: dict[str, Any], origin: dict[str, str]) -> None:
+    """Finite numbers everywhere; positive integers for the well-known counts and sizes."""
+    for key, value in values.items():
+        where = origin.get(key, f"--set {key}")
+        check_number(value, where)
+        if key in POSITIVE_INTS and value is not None:
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise UsageError(f"{where}: {key} must be a positive whole number, not {value!r}")
+
+
+def check_seed(seed: int | None) -> None:
+    if seed is not None and not 0 <= seed <= SEED_MAX:
+        raise UsageError(f"--seed {seed}: a seed must be between 0 and 2**64 - 1 ({SEED_MAX})")
+
+
+def check_device(device: str) -> None:
+    """An unknown device, or one this machine lacks, is refused before any model is loaded."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"--device {device}: unknown device; use cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise UsageError(
+                f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+            )
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise UsageError(f"--device {device}: MPS is not available on this machine; use --device cpu")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise UsageError(f"--device {device}: unsupported device type {dev.type!r}; use cpu, cuda or mps")
+
+
+def _blocks_for(target: str) -> tuple[Any, dict[str, Any]]:
+    """The blocks to run, and how a PNG record names them (block name or spec dict)."""
+    from ._cli_compose import _target
+
+    blocks = _target(target)
+    if target.lower().endswith((".toml", ".json")) or "/" in target:
+        from .._compose._specfile import spec_dict
+
+        return blocks, {"spec": spec_dict(blocks)}
+    return blocks, {"block": target}
+
+
+def _blocks_from_record(record: dict[str, Any], png: str) -> tuple[Any, dict[str, Any]]:
+    from .._compose._compose import compose
+    from .._compose._specfile import load_spec
+
+    if record.get("block"):
+        return compose(record["block"]), {"block": record["block"]}
+    spec = record.get("spec")
+    if not isinstance(spec, dict):
+        raise UsageError(f"--from-png {png}: its record names neither a block nor a spec")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "spec.json"
+        path.write_text(json.dumps(spec))
+        return load_spec(path), {"spec": spec}
+
+
+def _read_record(png: str) -> dict[str, Any]:
+    from ._png import RECORD_VERSION, read_png_metadata
+
+    if not Path(png).is_file():
+        raise UsageError(f"--from-png {png}: no such file")
+    try:
+        record = read_png_metadata(png)
+    except OSError as exc:
+        raise UsageError(f"--from-png {png}: not a readable image ({exc})") from None
+    if record is None:
+        raise UsageError(
+            f"--from-png {png}: the file holds no diffblocks record (diffblocks run did not write it)"
+        )
+    if not isinstance(record.get("format"), int) or record["format"] > RECORD_VERSION:
+        raise UsageError(
+            f"--from-png {png}: record format {record.get('format')!r} is newer than this diffblocks"
+        )
+    for key, value in (record.get("inputs") or {}).items():
+        if isinstance(value, dict) and "__repr__" in value:
+            raise UsageError(
+                f"--from-png {png}: input {key!r} was a {value['__repr__']} and is not stored in the "
+                f"file; give it again with --set"
+            )
+    return record
+
+
+def _note_version_changes(record: dict[str, Any]) -> None:
+    from .._model._version import __version__
+    from ._png import plugin_versions
+
+    then = {"diffblocks": record.get("diffblocks"), **(record.get("plugins") or {})}
+    now = {"diffblocks": __version__, **plugin_versions()}
+    changed = [f"{k} {then[k]} -> {now.get(k)}" for k in then if then[k] != now.get(k)]
+    if changed:
+        print(
+            f"note: versions differ from the run that made this file: {', '.join(changed)}", file=sys.stderr
+        )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    record: dict[str, Any] | None = None
+    if args.from_png and args.target:
+        raise UsageError("give a target or --from-png FILE, not both")
+    if args.from_png:
+        record = _read_record(args.from_png)
+    elif not args.target:
+        raise UsageError("give a spec file or a registered block name to run (or --from-png FILE)")
+    out = check_out_path(args.out, args.force) if args.out else None
+    check_seed(args.seed)
+    sets = parse_sets(args.set or [])
+    check_values(sets, {})  # before any block is imported: these need nothing but the text
+    device = args.device or (record or {}).get("device")
+    if device:
+        check_device(device)
+    if record is not None:
+        _note_version_changes(record)
+        blocks, source = _blocks_from_record(record, args.from_png)
+        values = {**record.get("inputs", {}), **sets}
+        seed = args.seed if args.seed is not None else record.get("seed")
+        output = args.output or record.get("output")
+    else:
+        blocks, source = _blocks_for(args.target)
+        values, seed, output = sets, args.seed, args.output
+
+    outputs = {o.name: o for o in blocks.intermediate_outputs}
+    if not outputs:
+        raise UsageError("this pipeline declares no outputs, so there is nothing to print or save")
+    if output is not None and output not in outputs:
+        from .._model._errors import did_you_mean
+
+        close = did_you_mean(output, outputs)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UsageError(
+            f"--output {output}: not an output of this pipeline.{hint} Outputs: {', '.join(outputs)}"
+        )
+    name = output or ("images" if "images" in outputs else list(outputs)[-1])
+
+    pipe = blocks.init_pipeline()
+    origin = {k: f"the spec file's [inputs] {k}" for k in pipe.default_inputs}
+    check_values({**pipe.default_inputs, **values}, origin)  # spec-file and PNG-recorded values too
+    expected = kind_of_hint(outputs[name].type_hint, {**pipe.default_inputs, **values}.get("output_type"))
+    if out is not None and expected is not None:
+        check_kind(out, expected, name)
+    elif out is None and expected in ("image", "tensor"):
+        refuse_text(expected, name)
+
+    accepted = pipe.accepted_inputs()
+    unknown = [k for k in values if k not in accepted]
+    if unknown:
+        pipe(**values)  # raises UnknownInputError with did-you-mean hints, before any block runs
+    pipe.load_default_components()
+    call = dict(values)
+    if device:
+        pipe.to(device)
+        if "device" in accepted:
+            call.setdefault("device", device)
+    if seed is not None:
+        if "generator" in accepted:
+            import torch
+
+            call.setdefault("generator", torch.Generator(device or "cpu").manual_seed(seed))
+        elif "seed" in accepted:
+            call.setdefault("seed", seed)
+        else:
+            raise UsageError("--seed: this pipeline takes neither a 'generator' nor a 'seed' input")
+    value = pipe(**call, output=name)
+
+    if out is None:
+        print(as_json(value, name))
+        return 0
+    kind = kind_of_value(value)
+    check_kind(out, kind, name)
+    if kind == "image":
+        from ._png import generation_record
+
+        images = list(value) if isinstance(value, (list, tuple)) else [value]
+        paths = image_paths(out, len(images))
+        for path in paths[1:]:
+            check_not_there(path, args.force)
+        base = generation_record(
+            inputs={k: v for k, v in values.items() if k != "generator"},
+            seed=seed,
+            extra={"device": device, "output": name},
+            **source,
+        )
+        written = [
+            atomic_write(
+                path, functools.partial(_write_image, image, record=base, index=i, many=len(images) > 1)
+            )
+            for i, (image, path) in enumerate(zip(images, paths))
+        ]
+        print(f"wrote {name} to {', '.join(map(str, written))}", file=sys.stderr)
+    elif kind == "tensor":
+        written_path = atomic_write(out, lambda tmp: write_tensors(value, tmp, name))
+        print(f"wrote {name} to {written_path}", file=sys.stderr)
+    else:
+        text = as_json(value, name)
+        written_path = atomic_write(out, lambda tmp: tmp.write_text(text + "\n"))
+        print(f"wrote {name} to {written_path}", file=sys.stderr)
+        if args.output:
+            print(text)
+    return 0
+
+
+def _write_image(image: Any, tmp: Path, *, record: dict[str, Any], index: int, many: bool) -> None:
+    """PNG with the generation record (and the image's index in a batch); JPEG/WebP without."""
+    from ._png import save_png
+
+    suffix = tmp.suffix.lower()
+    if suffix == ".png":
+        save_png(image, tmp, {**record, "image_index": index} if many else record)
+    else:
+        image.save(tmp, format="JPEG" if suffix in (".jpg", ".jpeg") else "WEBP")
+
+
+def add_run_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("run", help="run a spec file, a registered block, or the record in a PNG")
+    p.add_argument("target", nargs="?", help="a spec file (.toml/.json) or a registered block name")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="an input; VALUE is JSON when it parses, else a string",
+    )
+    p.add_argument("--seed", type=int, help="seed for the pipeline's generator (0 to 2**64-1)")
+    p.add_argument(
+        "--output", metavar="NAME", help="which output to print or save (default: images, else the last)"
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="save the output: images as .png/.jpg/.webp, tensors as .safetensors, other values as .json",
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
+    p.add_argument("--device", help="device for models and generator: cpu, cuda, cuda:N or mps")
+    p.add_argument(
+        "--from-png",
+        metavar="FILE",
+        help="run again what made FILE (a PNG written by diffblocks run); --set and --seed override",
+    )
+    p.set_defaults(handler=cmd_run)
