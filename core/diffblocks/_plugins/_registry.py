@@ -53,7 +53,7 @@ __all__ = [
 
 _UNAVAILABLE = {
     PluginStatus.DISABLED: "DIFFBLOCKS_PLUGINS turns it off; enable it to use this block.",
-    PluginStatus.INCOMPATIBLE: "it is not loaded: {error}.",
+    PluginStatus.INCOMPATIBLE: "{error}; install a version of it made for this diffblocks.",
     PluginStatus.FAILED: "{error}. Run `diffblocks doctor` for details.",
 }
 
