@@ -37,5 +37,7 @@ def vae_scale_factor(vae: object) -> int:
 
 def default_size(components: object) -> tuple[int, int]:
     """Height and width diffusers uses when none are given: the UNet's sample size in pixels."""
-    size = components.unet.config.sample_size * vae_scale_factor(getattr(components, "vae", None))  # type: ignore[attr-defined]
+    # config reads: get() does not move a model to the device under auto offload
+    unet, vae = components.get("unet"), components.get("vae")  # type: ignore[attr-defined]
+    size = unet.config.sample_size * vae_scale_factor(vae)
     return size, size

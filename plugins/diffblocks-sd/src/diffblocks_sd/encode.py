@@ -72,7 +72,7 @@ class TextEncoderStep(SDBlock):
         encoder, tokenizer = components.text_encoder, components.tokenizer
         if bs.prompt is None and bs.prompt_embeds is None:
             raise ValueError("give `prompt` or `prompt_embeds`")
-        unet = getattr(components, "unet", None)
+        unet = components.get("unet") if "unet" in components else None  # config only: not moved
         bs.do_classifier_free_guidance = bs.guidance_scale > 1 and (
             unet is None or unet.config.time_cond_proj_dim is None
         )

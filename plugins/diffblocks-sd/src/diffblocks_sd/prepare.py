@@ -132,7 +132,7 @@ class PrepareLatentsStep(SDBlock):
     def __call__(self, components, state):
         bs = self.get_block_state(state)
         height, width = _size(components, bs)
-        factor = vae_scale_factor(getattr(components, "vae", None))
+        factor = vae_scale_factor(components.get("vae") if "vae" in components else None)
         batch = bs.batch_size * bs.num_images_per_prompt
         shape = (batch, components.unet.config.in_channels, int(height) // factor, int(width) // factor)
         _check_generators(bs.generator, batch)
