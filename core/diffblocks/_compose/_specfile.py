@@ -427,23 +427,24 @@ def _inside(path: str, folder: str) -> bool:
 
 
 def _component_folder(
-    comp: str, table: dict[str, Any], root: Path, problems: list[Problem]
+    comp: str, table: dict[str, Any], base: Path, root: Path, problems: list[Problem]
 ) -> dict[str, Any]:
-    """``table`` with its path made absolute (relative paths start at ``root``), or a problem
-    naming the key and path when the path is not a string, leaves ``root``, runs through a symlink
-    that leaves it, or is missing; also a wrong dtype, subfolder or variant."""
+    """``table`` with its path made absolute (relative paths start at ``base``, the spec file's
+    folder), or a problem naming the key and path when the path is not a string, leaves ``root``
+    (``base`` unless widened), runs through a symlink that leaves it, or is missing; also a dtype
+    that is not a torch dtype name, a wrong subfolder or variant."""
     where = f"components.{comp}"
     out = dict(table)
 
     def bad(code: str, key: str, message: str) -> None:
         problems.append(Problem(code, where, key, message))
 
-    for key in ("path", "subfolder", "variant", "dtype"):
+    for key in ("path", "subfolder", "variant"):
         if key in table and not isinstance(table[key], str):
             bad("wrong-type", key, f"{key} must be a string, got {type(table[key]).__name__} {table[key]!r}")
             out.pop(key)
     dtype = out.get("dtype")
-    if dtype is not None and dtype not in DTYPES:
+    if dtype is not None and (not isinstance(dtype, str) or dtype not in DTYPES):
         bad(
             "wrong-value",
             "dtype",
@@ -454,7 +455,8 @@ def _component_folder(
     if raw is None:
         return out
     plain, real_root = os.path.abspath(root), os.path.realpath(root)
-    folder = os.path.normpath(os.path.join(plain, raw))
+    start = os.path.abspath(base)
+    folder = os.path.normpath(os.path.join(start, raw))
     key, problem = "path", _folder_problem(f"path {raw!r}", folder, plain, real_root)
     sub = out.get("subfolder")
     if problem is None and sub is not None:
@@ -467,7 +469,7 @@ def _component_folder(
         bad(problem[0], key, problem[1])
         out.pop("path")
         return out
-    out["path"] = os.path.realpath(os.path.join(plain, raw))
+    out["path"] = os.path.realpath(os.path.join(start, raw))
     # the folder the weights are read from (a diffusers layout has one subfolder per component)
     if sub is None and os.path.isdir(os.path.join(folder, comp)):
         folder = os.path.join(folder, comp)
@@ -478,13 +480,14 @@ def _component_folder(
 
 
 def _folder_problem(shown: str, folder: str, plain: str, real_root: str) -> tuple[str, str] | None:
-    """(code, message) when ``folder`` leaves ``plain`` (the spec file's folder), reaches outside it
-    through a symlink, or is not an existing folder; None when it is fine."""
+    """(code, message) when ``folder`` leaves ``plain`` (the spec file's folder, or the
+    ``component_root`` given to load_spec), reaches outside it through a symlink, or is not an
+    existing folder; None when it is fine."""
     if not _inside(folder, plain):
         return (
             "outside-folder",
             f"{shown} leads to {folder}, outside {plain}; component paths must stay inside the spec "
-            f"file's folder (move the weights below it)",
+            f"file's folder (move the weights below it, or pass load_spec(component_root=...))",
         )
     real = os.path.realpath(folder)
     if not _inside(real, real_root):
@@ -559,8 +562,8 @@ def load_spec(
 ) -> SequentialPipelineBlocks:
     """Read a spec file back into blocks (names resolved through the registry only).
 
-    Component paths are relative to the spec file's folder (or ``component_root``) and must stay
-    inside it. With ``validate`` (the default), everything ``diffblocks run`` would refuse before
+    Component paths are relative to the spec file's folder and must stay inside it (or inside
+    ``component_root``, to allow a wider folder). With ``validate`` (the default), everything ``diffblocks run`` would refuse before
     computing is reported too: unknown input names, input values that do not fit the declared type
     hints, unknown components, pickle or truncated weight files.
     """
@@ -592,11 +595,12 @@ def load_spec(
     if not isinstance(components, dict) or not all(isinstance(v, dict) for v in components.values()):
         loader.bad("wrong-type", "components", 'expected tables like [components.unet] path = "..."')
         components = {}
-    root = Path(component_root) if component_root is not None else source.parent
+    base = source.parent
+    root = Path(component_root) if component_root is not None else base
     resolved: dict[str, dict[str, Any]] = {}
     for comp, table in components.items():
         loader.check_keys(table, COMPONENT_KEYS, f"components.{comp}")
-        resolved[comp] = _component_folder(comp, table, root, loader.problems)
+        resolved[comp] = _component_folder(comp, table, base, root, loader.problems)
     result: ModularPipelineBlocks | None = None
     if "workflow" in data and isinstance(data["workflow"], str):
         result = loader.name(data["workflow"], "workflow")
