@@ -53,6 +53,18 @@ def test_dtype_names_load(tmp_path, dtype):
     assert load_spec(spec).origin.spec_components["unet"]["dtype"] == dtype
 
 
+def test_pipeline_refuses_a_torch_attribute_as_dtype_from_any_source():
+    import dataclasses
+
+    from diffblocks import ComponentLoadError, compose
+
+    blocks = compose("shapes.text2img")
+    how = {"path": str(shapes_weights()), "dtype": "has_mps"}
+    blocks.origin = dataclasses.replace(blocks.origin, spec_components={"unet": how})
+    with pytest.raises(ComponentLoadError, match="'has_mps' is not a torch dtype name"):
+        blocks.init_pipeline()
+
+
 # -- component paths -------------------------------------------------------------------------------
 def test_component_paths_resolve_from_the_spec_files_folder(tmp_path, monkeypatch):
     project = tmp_path / "project"

@@ -14,7 +14,12 @@ from typing import Any
 
 from .._blocks._base import BlockOrigin, ModularPipelineBlocks
 from .._blocks._multi import AutoPipelineBlocks, SequentialPipelineBlocks, _MultiBlocks
-from .._model._checks import invalid_values, pickle_weights_problem, safetensors_folder_problem
+from .._model._checks import (
+    DTYPE_NAMES,
+    invalid_values,
+    pickle_weights_problem,
+    safetensors_folder_problem,
+)
 from .._model._errors import CompositionError, Problem, did_you_mean
 from .._plugins._registry import NAME_RE, Registry, get_registry
 from ._compose import _Builder, auto_blocks, compose
@@ -23,10 +28,6 @@ SPEC_VERSION = 1
 TOP_KEYS = {"diffblocks_spec", "description", "workflow", "blocks", "inputs", "components", "provenance"}
 NODE_KEYS = {"type", "blocks", "triggers", "default"}
 COMPONENT_KEYS = {"path", "subfolder", "dtype", "variant"}
-#: The torch dtypes a spec file may name (never any other torch attribute).
-DTYPES = frozenset(
-    {"float16", "half", "bfloat16", "float32", "float", "float64", "double", "float8_e4m3fn", "float8_e5m2"}
-)
 #: Deepest nesting of tables/arrays a spec file may have (far beyond any real pipeline).
 MAX_DEPTH = 64
 #: Integers outside int64 are refused: nothing a pipeline takes needs them, and they overflow tensors.
@@ -444,11 +445,11 @@ def _component_folder(
             bad("wrong-type", key, f"{key} must be a string, got {type(table[key]).__name__} {table[key]!r}")
             out.pop(key)
     dtype = out.get("dtype")
-    if dtype is not None and (not isinstance(dtype, str) or dtype not in DTYPES):
+    if dtype is not None and (not isinstance(dtype, str) or dtype not in DTYPE_NAMES):
         bad(
             "wrong-value",
             "dtype",
-            f"dtype {dtype!r} is not a torch dtype name; use one of {', '.join(sorted(DTYPES))}",
+            f"dtype {dtype!r} is not a torch dtype name; use one of {', '.join(sorted(DTYPE_NAMES))}",
         )
         out.pop("dtype")
     raw = out.get("path")

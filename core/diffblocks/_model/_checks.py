@@ -389,6 +389,25 @@ def fresh(value: Any) -> Any:
     return value
 
 
+# -- dtypes ------------------------------------------------------------------------------------
+#: The torch dtypes a spec file may name: names only, never any other torch attribute.
+DTYPE_NAMES = frozenset(
+    {"float16", "half", "bfloat16", "float32", "float", "float64", "double", "float8_e4m3fn", "float8_e5m2"}
+)
+
+
+def torch_dtype(name: Any) -> Any:
+    """The torch dtype called ``name`` (one of :data:`DTYPE_NAMES`); ValueError for anything else,
+    so a name like ``"has_mps"`` can never reach an arbitrary torch attribute."""
+    if not isinstance(name, str) or name not in DTYPE_NAMES:
+        raise ValueError(
+            f"dtype {name!r} is not a torch dtype name; use one of {', '.join(sorted(DTYPE_NAMES))}"
+        )
+    import torch
+
+    return getattr(torch, name)
+
+
 # -- weights -----------------------------------------------------------------------------------
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
@@ -520,6 +539,7 @@ def check_nesting(blocks: Any) -> None:
 
 
 __all__ = [
+    "DTYPE_NAMES",
     "InvalidInputError",
     "PipelineCallError",
     "check_nesting",
@@ -531,6 +551,7 @@ __all__ = [
     "safetensors_folder_problem",
     "safetensors_problem",
     "step_params",
+    "torch_dtype",
     "value_problem",
     "weights_refusal",
 ]
