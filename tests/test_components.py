@@ -127,3 +127,41 @@ def test_component_loader_hook_replaces_from_pretrained(tmp_path):
         pipe = SequentialPipelineBlocks.from_blocks_dict({"tok": block}).init_pipeline()
         pipe.load_components(tmp_path, names=["vocab"])
     assert pipe.components.vocab == ["a", "b", "c"]
+
+
+def test_plugins_and_cli_touch_no_private_attribute_of_diffblocks_objects():
+    """Plugins and front ends use public API only (Components.get/set/specs, accepted_inputs, ...):
+    no `obj._name` where `_name` is private to a diffblocks class (issue #10)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    core = root / "core" / "diffblocks"
+    private: set[str] = set()
+    for file in core.rglob("*.py"):
+        if "_front" in file.parts:
+            continue
+        for cls in (n for n in ast.walk(ast.parse(file.read_text())) if isinstance(n, ast.ClassDef)):
+            for node in ast.walk(cls):
+                name = None
+                if (
+                    isinstance(node, ast.Attribute)
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id == "self"
+                ):
+                    name = node.attr
+                elif isinstance(node, ast.FunctionDef):
+                    name = node.name
+                if name and name.startswith("_") and not name.startswith("__"):
+                    private.add(name)
+    private.discard("_execution_device")  # diffusers' name, read by 0.42 blocks: public by contract
+    users = [*root.glob("plugins/*/src/**/*.py"), *(core / "_front").rglob("*.py"), core / "cli.py"]
+    found = [
+        f"{file.relative_to(root)}:{node.lineno}: {ast.unparse(node)}"
+        for file in users
+        for node in ast.walk(ast.parse(file.read_text()))
+        if isinstance(node, ast.Attribute)
+        and node.attr in private
+        and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+    ]
+    assert found == []
