@@ -5,6 +5,7 @@ pipeline called from many threads at once, and nesting too deep for Python."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any, Optional, Union
 
 import diffusers
@@ -86,6 +87,9 @@ CASES: list[tuple[Any, list[Any], list[Any]]] = [
     (list[str], [["a", "b"]], [["a", 2]]),
     (dict[str, float], [{"a": 1.0}], [{"a": "x"}]),
     (tuple[int, str], [(1, "a")], [(1, 2), (1,)]),
+    (tuple[int, ...], [(1, 2, 3), ()], [(1, "2")]),
+    (Sequence[str], [["a"], ("a", "b")], [["a", 1], 3]),
+    ("Mapping[str, int]", [{"a": 1}], [{"a": "1"}]),
     ("str | list[str]", ["a", ["a"]], [3, ["a", 3]]),
     ("Optional[int]", [3], ["3"]),
     ("torch.Tensor", [torch.zeros(2), torch.nn.Parameter(torch.zeros(1))], [np.zeros(2), [0.0]]),

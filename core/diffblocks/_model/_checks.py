@@ -22,6 +22,7 @@ import re
 import sys
 import types
 import typing
+from collections import abc
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
@@ -44,15 +45,15 @@ _ALIASES = {"np": "numpy", "pd": "pandas"}
 _BUILTINS: dict[str, type] = {
     t.__name__: t for t in (int, float, bool, str, bytes, list, dict, tuple, set, frozenset, complex)
 }
-_GENERIC_NAMES = {
+_GENERIC_NAMES: dict[str, type] = {
     "list": list,
     "List": list,
-    "Sequence": list,
+    "Sequence": abc.Sequence,
     "tuple": tuple,
     "Tuple": tuple,
     "dict": dict,
     "Dict": dict,
-    "Mapping": dict,
+    "Mapping": abc.Mapping,
     "set": set,
     "Set": set,
 }
@@ -109,11 +110,11 @@ def _union(options: Sequence[_Hint | None]) -> _Hint | None:
 
 
 def _container(origin: type, args: Sequence[_Hint | None], text: str) -> _Hint:
-    if origin is dict:
+    if origin is dict or origin is abc.Mapping:
         key, val = (list(args) + [None, None])[:2]
 
         def ok_dict(v: Any) -> bool:
-            return isinstance(v, dict) and all(
+            return isinstance(v, origin) and all(
                 (key is None or key.ok(k)) and (val is None or val.ok(x)) for k, x in v.items()
             )
 
@@ -201,16 +202,9 @@ def _from_typing(hint: Any) -> _Hint | None:
         return _Hint(lambda v: any(v == a and type(v) is type(a) for a in args), repr(hint))
     if origin is typing.Annotated:
         return compile_hint(args[0])
-    for generic, plain in (
-        (list, list),
-        (tuple, tuple),
-        (dict, dict),
-        (set, set),
-        (frozenset, frozenset),
-    ):
-        if origin is generic:
-            parsed = [_ELLIPSIS if a is Ellipsis else compile_hint(a) for a in args]
-            return _container(plain, parsed, repr(hint).replace("typing.", ""))
+    if origin in (list, tuple, dict, set, frozenset, abc.Sequence, abc.Mapping):
+        parsed = [_ELLIPSIS if a is Ellipsis else compile_hint(a) for a in args]
+        return _container(origin, parsed, repr(hint).replace("typing.", ""))
     return None
 
 
