@@ -390,7 +390,7 @@ DTYPE_NAMES = frozenset(
 )
 
 
-def torch_dtype(name: Any) -> Any:
+def dtype_from_name(name: Any) -> Any:
     """The torch dtype called ``name`` (one of :data:`DTYPE_NAMES`); ValueError for anything else,
     so a name like ``"has_mps"`` can never reach an arbitrary torch attribute."""
     if not isinstance(name, str) or name not in DTYPE_NAMES:
@@ -538,6 +538,7 @@ __all__ = [
     "PipelineCallError",
     "check_nesting",
     "compile_hint",
+    "dtype_from_name",
     "fresh",
     "invalid_values",
     "pickle_weights_problem",
@@ -545,7 +546,6 @@ __all__ = [
     "safetensors_folder_problem",
     "safetensors_problem",
     "step_params",
-    "torch_dtype",
     "value_problem",
     "weights_refusal",
 ]
