@@ -136,7 +136,10 @@ def test_get_execution_blocks_resolves_recursively():
         block_trigger_inputs = ["image"]
 
     seq = SequentialPipelineBlocks.from_blocks_dict({"encode": Encode(), "inner": Inner()})
-    assert list(seq.get_execution_blocks("image").sub_blocks) == ["encode", "from_latents"]
-    assert list(seq.get_execution_blocks().sub_blocks) == ["plain"]
-    assert list(seq.get_execution_blocks(image=None).sub_blocks) == ["plain"]
-    assert list(seq.get_execution_blocks(image="x").sub_blocks) == ["encode", "from_latents"]
+    # a block an auto block chose is keyed by the auto block's name (issue #13, item 9)
+    assert list(seq.get_execution_blocks("image").sub_blocks) == ["encode", "inner"]
+    assert list(seq.get_execution_blocks().sub_blocks) == ["inner"]
+    assert list(seq.get_execution_blocks(image=None).sub_blocks) == ["inner"]
+    assert list(seq.get_execution_blocks(image="x").sub_blocks) == ["encode", "inner"]
+    assert type(seq.get_execution_blocks("image").sub_blocks["inner"]).__name__ == "Tag_from_latents"
+    assert type(seq.get_execution_blocks().sub_blocks["inner"]).__name__ == "Tag_plain"

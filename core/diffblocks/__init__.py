@@ -5,7 +5,12 @@ from __future__ import annotations
 from ._analysis._validate import ValidationReport
 from ._blocks._aggregate import DefaultConflictWarning
 from ._blocks._base import ModularPipelineBlocks, PipelineBlock
-from ._blocks._multi import AutoPipelineBlocks, LoopSequentialPipelineBlocks, SequentialPipelineBlocks
+from ._blocks._multi import (
+    AutoPipelineBlocks,
+    ConditionalPipelineBlocks,
+    LoopSequentialPipelineBlocks,
+    SequentialPipelineBlocks,
+)
 from ._compose._compose import compose
 from ._compose._specfile import load_spec, save_spec, spec_dict
 from ._model._dict import InsertableDict
@@ -69,6 +74,7 @@ __all__ = [
     "Components",
     "ComponentsManager",
     "CompositionError",
+    "ConditionalPipelineBlocks",
     "ConfigSpec",
     "DefaultConflictWarning",
     "DiffblocksError",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .._blocks._base import ModularPipelineBlocks
-from ._validate import _leaves
+from .._blocks._plan import plan
 
 INPUTS = "inputs"
 
@@ -20,9 +20,10 @@ class DataFlow:
 def data_flow(blocks: ModularPipelineBlocks) -> DataFlow:
     flow = DataFlow()
     producer: dict[str, str] = {}
-    for path, block, always in _leaves(blocks, ""):
-        node = path or type(block).__name__
-        flow.nodes.append((node, type(block).__name__, not always))
+    for step in plan(blocks).steps:  # every branch; a conditional one drawn as such
+        block = step.block
+        node = step.path or type(block).__name__
+        flow.nodes.append((node, type(block).__name__, step.conditional))
         for p in [*block.inputs, *block.intermediate_inputs]:
             if p.name:
                 flow.edges.append((producer.get(p.name, INPUTS), node, p.name))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .._blocks._aggregate import same_value
 from .._model._params import ComponentSpec, ConfigSpec, InputParam, OutputParam, type_hint_name
 
 if TYPE_CHECKING:
@@ -22,6 +23,9 @@ def _param_entry(param: InputParam | OutputParam) -> str:
     if isinstance(param, InputParam):
         if param.required:
             flags = ", *required*"
+        elif param.defaults_by_block:
+            choices = " or ".join(repr(d) for d in _distinct(param.defaults_by_block.values()))
+            flags = f", *optional*, defaults to {choices}, depending on the workflow"
         elif param.default is not None:
             flags = f", *optional*, defaults to {param.default!r}"
         else:
@@ -33,6 +37,14 @@ def _param_entry(param: InputParam | OutputParam) -> str:
     if param.description:
         line += "\n" + _indent(param.description, "          ")
     return line
+
+
+def _distinct(values: Iterable[Any]) -> list[Any]:
+    out: list[Any] = []
+    for v in values:
+        if not any(same_value(v, o) for o in out):
+            out.append(v)
+    return out
 
 
 def _component_entry(spec: ComponentSpec) -> str:
@@ -64,10 +76,28 @@ def pipeline_inputs(block: ModularPipelineBlocks) -> list[InputParam]:
     return list(seen.values())
 
 
+def _description(block: ModularPipelineBlocks) -> str:
+    """The block's description, then its named workflows if it has any."""
+    text = block.description
+    workflows: dict[str, Any] | None = getattr(block, "_workflow_map", None)  # multi-blocks only
+    if not workflows:
+        return text
+    lines = ["Workflows:"]
+    for name, triggers in workflows.items():
+        spellings = triggers if isinstance(triggers, tuple) else (triggers,)
+        needs = [", ".join(k for k, v in t.items() if v) for t in spellings]
+        needs = [n for n in needs if n]
+        lines.append(
+            f"  - {name}: " + (f"give {' or '.join(needs)}" if needs else "the default (no extra inputs)")
+        )
+    return "\n\n".join(p for p in (text, "\n".join(lines)) if p)
+
+
 def render_doc(block: ModularPipelineBlocks) -> str:
     parts = [f"class {type(block).__name__}"]
-    if block.description:
-        parts.append(_indent(block.description, "  "))
+    desc = _description(block)
+    if desc:
+        parts.append(_indent(desc, "  "))
     for section in (
         _section("Components", map(_component_entry, block.expected_components)),
         _section("Configs", map(_config_entry, block.expected_configs)),
@@ -95,13 +125,11 @@ def _trigger_banner(block: ModularPipelineBlocks) -> list[str]:
 
 
 def render_repr(block: ModularPipelineBlocks) -> str:
-    from .._blocks._multi import AutoPipelineBlocks, _MultiBlocks
-
     cls = type(block)
     base = next(b.__name__ for b in cls.__mro__[1:] if not b.__name__.startswith("_"))
     lines = [f"{cls.__name__}(", f"  Class: {base}", ""]
     lines += _trigger_banner(block)
-    desc = block.description
+    desc = _description(block)
     first, *rest = desc.splitlines() or [""]
     lines.append(f"  Description: {first}")
     lines += [f"      {line}" if line else "" for line in rest]
@@ -112,15 +140,10 @@ def render_repr(block: ModularPipelineBlocks) -> str:
     ):
         if entries:
             lines += [f"  {title}:", *entries, ""]
-    if isinstance(block, _MultiBlocks):
-        triggers: list[Any] = (
-            list(block.block_trigger_inputs) if isinstance(block, AutoPipelineBlocks) else []
-        )
+    rows = block._sub_block_rows()
+    if rows is not None:
         lines.append("  Sub-Blocks:")
-        for i, (name, sub) in enumerate(block.sub_blocks.items()):
-            tag = ""
-            if isinstance(block, AutoPipelineBlocks) and i < len(triggers):
-                tag = " [default]" if triggers[i] is None else f" [trigger: {triggers[i]}]"
+        for i, (name, sub, tag) in enumerate(rows):
             lines.append(f"    [{i}] {name} ({type(sub).__name__}){tag}")
             sub_first, *sub_rest = sub.description.splitlines() or [""]
             lines.append(f"       Description: {sub_first}")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._blocks._base import ModularPipelineBlocks
+from .._blocks._plan import caller_inputs, plan
 from .._model._errors import CompositionError, Problem
 from .._model._params import InputParam, type_hint_name
 
@@ -29,32 +30,14 @@ def _compatible(produced: Any, wanted: Any) -> bool:
     return issubclass(produced, numbers.Number) and issubclass(wanted, numbers.Number)
 
 
-def _leaves(block: ModularPipelineBlocks, path: str) -> list[tuple[str, ModularPipelineBlocks, bool]]:
-    """Blocks in run order with whether each always runs (Auto branches do not)."""
-    from .._blocks._multi import AutoPipelineBlocks, SequentialPipelineBlocks
-
-    if isinstance(block, SequentialPipelineBlocks):
-        out = []
-        for name, sub in block.sub_blocks.items():
-            out += _leaves(sub, f"{path}.{name}" if path else name)
-        return out
-    if isinstance(block, AutoPipelineBlocks):
-        out = []
-        for name, sub in block.sub_blocks.items():
-            out += [(p, b, False) for p, b, _ in _leaves(sub, f"{path}.{name}" if path else name)]
-        return out
-    return [(path, block, True)]  # leaves, and loops (which stay whole)
-
-
 def validate(blocks: ModularPipelineBlocks) -> ValidationReport:
     """Check ``blocks``; raise :class:`CompositionError` listing every problem, else report."""
-    from .._blocks._multi import AutoPipelineBlocks
-
     problems: list[Problem] = []
-    leaves = _leaves(blocks, "")
+    every = plan(blocks)  # every branch of every conditional block
     # output shadowing and type conflicts, walking the data flow in run order
     last_producer: dict[str, tuple[str, Any, bool]] = {}  # name -> (path, hint, read since)
-    for path, block, always in leaves:
+    for step in every.steps:
+        path, block, always = step.path, step.block, not step.conditional
         reads: dict[str, InputParam] = {
             p.name: p for p in [*block.inputs, *block.intermediate_inputs] if p.name
         }
@@ -85,19 +68,13 @@ def validate(blocks: ModularPipelineBlocks) -> ValidationReport:
                     )
                 )
             last_producer[out.name] = (path, out.type_hint, False)
-    # auto blocks whose triggers can never or will always fire
-    accepted = set(blocks.input_names)
-    for _, sub in _walk(blocks):
-        accepted.update(p.name for p in sub.inputs if p.name)
-    produced = {o.name for _, b, _ in leaves for o in b.intermediate_outputs}
+    # conditional blocks whose triggers can never or will always fire
+    accepted = caller_inputs(blocks)
+    produced = {o.name for step in every.steps for o in step.block.intermediate_outputs}
     defaults = {p.name: p.default for p in [*blocks.inputs, *blocks.intermediate_inputs] if p.name}
-    for path, sub in [("", blocks), *_walk(blocks)]:
-        if not isinstance(sub, AutoPipelineBlocks):
-            continue
-        for trigger, name in zip(sub.block_trigger_inputs, sub.sub_blocks):
-            if trigger is None:
-                continue
-            where = f"{path}.{name}" if path else name
+    for path, sub in every.choices:
+        for trigger, name in sub.trigger_branches():
+            where = ".".join(p for p in (path, name) if p)
             if trigger not in accepted and trigger not in produced:
                 problems.append(
                     Problem(
@@ -108,7 +85,7 @@ def validate(blocks: ModularPipelineBlocks) -> ValidationReport:
                         f"branch can never run; declare {trigger!r} as an input of some block.",
                     )
                 )
-            elif defaults.get(trigger) is not None:
+            elif name is not None and defaults.get(trigger) is not None:
                 problems.append(
                     Problem(
                         "trigger-has-default",
@@ -128,8 +105,3 @@ def validate(blocks: ModularPipelineBlocks) -> ValidationReport:
         ),
         outputs=[o.name for o in blocks.intermediate_outputs],
     )
-
-
-def _walk(block: ModularPipelineBlocks) -> list[tuple[str, ModularPipelineBlocks]]:
-    walk = getattr(block, "walk", None)
-    return list(walk()) if walk is not None else []

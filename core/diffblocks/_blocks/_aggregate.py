@@ -26,6 +26,9 @@ class Declarations:
     expected_configs: list[ConfigSpec] = field(default_factory=list)
     trigger_inputs: list[str] = field(default_factory=list)
     always_outputs: frozenset[str] = frozenset()
+    #: conditional blocks: branch name -> the defaults it applies itself when chosen, for the
+    #: inputs whose branches disagree: (name, default, is an intermediate input, kwargs_type)
+    branch_defaults: dict[str, tuple[tuple[str, Any, bool, str | None], ...]] = field(default_factory=dict)
 
 
 class _ParamMerger:
@@ -34,29 +37,46 @@ class _ParamMerger:
     def __init__(self) -> None:
         self.params: dict[str, InputParam] = {}
         self.owners: dict[str, str] = {}
+        self.by_branch: dict[str, dict[str, Any]] = {}  # branch params: name -> {branch: default}
         self.split: set[str] = set()  # names whose branch defaults disagree
 
     def add(self, param: InputParam, owner: str, required: bool | None = None, branch: bool = False) -> None:
-        """``branch``: params of alternative (Auto) branches; a default they disagree on is dropped,
-        so each branch's own default applies when it runs."""
+        """``branch``: params of alternative (conditional) branches. Where their defaults disagree
+        the merged param has no default and ``defaults_by_block`` lists each branch's, so the
+        branch that runs applies its own."""
         key = param.name if param.name is not None else f"*{param.kwargs_type}"
         req = param.required if required is None else required
         have = self.params.get(key)
+        if branch:
+            mine = (
+                {f"{owner}.{k}": v for k, v in param.defaults_by_block.items()}
+                if param.defaults_by_block
+                else {owner: param.default}
+            )
+            seen = self.by_branch.setdefault(key, {})
+            seen.update(mine)
         if have is None:
-            self.params[key] = param if req == param.required else replace(param, required=req)
+            changes: dict[str, Any] = {} if req == param.required else {"required": req}
+            if branch and param.defaults_by_block:
+                changes["defaults_by_block"] = dict(seen)  # nested branches, named from here
+            self.params[key] = replace(param, **changes) if changes else param
             self.owners[key] = owner
             return
-        changes: dict[str, Any] = {}
+        changes = {}
         if req and not have.required:
             changes["required"] = True
         if branch:
-            if key in self.split or not _same(have.default, param.default):
+            first, *others = seen.values()
+            if any(not same_value(first, d) for d in others):
                 self.split.add(key)
                 changes["default"] = None
+                changes["defaults_by_block"] = dict(seen)
+        elif have.defaults_by_block is not None:
+            pass  # the branches of a conditional block bring their own defaults
         elif have.default is None and param.default is not None:
             changes["default"] = param.default
             self.owners[key] = owner
-        elif param.default is not None and not _same(have.default, param.default):
+        elif param.default is not None and not same_value(have.default, param.default):
             warnings.warn(
                 f"input {key!r} has default {have.default!r} in block {self.owners[key]!r} and "
                 f"{param.default!r} in block {owner!r}; using {have.default!r}. Give both blocks "
@@ -71,7 +91,8 @@ class _ParamMerger:
         return list(self.params.values())
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_value(a: Any, b: Any) -> bool:
+    """Whether two defaults are the same value (arrays and tensors: only when identical)."""
     if a is b:
         return True
     try:
@@ -138,11 +159,11 @@ def aggregate_sequential(
     )
 
 
-def aggregate_auto(
-    blocks: Sequence[tuple[str, ModularPipelineBlocks]], triggers: Sequence[str | None]
+def aggregate_conditional(
+    blocks: Sequence[tuple[str, ModularPipelineBlocks]], triggers: Sequence[str | None], has_default: bool
 ) -> Declarations:
-    """Union of branches; an input is required only if every branch needs it and one always runs."""
-    has_default = bool(triggers) and triggers[-1] is None
+    """Union of branches; an input is required only if every branch needs it and one always runs
+    (there is a default branch)."""
     ins, inter = _ParamMerger(), _ParamMerger()
 
     def required_everywhere(attr: str) -> set[str]:
@@ -161,6 +182,18 @@ def aggregate_auto(
     always: frozenset[str] = frozenset()
     if has_default and blocks:
         always = frozenset.intersection(*(b._always_outputs() for _, b in blocks))
+    branch_defaults = {
+        name: tuple(
+            (p.name, p.default, is_inter, p.kwargs_type)
+            for params, merger, is_inter in (
+                (block.inputs, ins, False),
+                (block.intermediate_inputs, inter, True),
+            )
+            for p in params
+            if p.name is not None and p.default is not None and p.name in merger.split
+        )
+        for name, block in blocks
+    }
     return Declarations(
         inputs=ins.result(),
         intermediate_inputs=inter.result(),
@@ -171,4 +204,5 @@ def aggregate_auto(
             [*(t for t in triggers if t is not None), *(t for _, b in blocks for t in b.trigger_inputs)]
         ),
         always_outputs=always,
+        branch_defaults={k: v for k, v in branch_defaults.items() if v},
     )

@@ -14,7 +14,7 @@ from ._access import Getter, Setter, build_accessors
 if TYPE_CHECKING:
     from .._analysis._validate import ValidationReport
     from .._runtime._pipeline import ModularPipeline
-    from ._multi import SequentialPipelineBlocks
+    from ._plan import At, Walk
 
 
 def _services() -> ModuleType:
@@ -119,32 +119,27 @@ class ModularPipelineBlocks:
             f"(components, state)"
         )
 
-    def _simulate(self, present: set[str], path: str, report: Any) -> None:
-        """Walk the blocks that would run given the names in ``present`` (see _plan)."""
-        report.visit(self, path)
-        present.update(self._always_outputs())
+    def _plan(self, walk: Walk, at: At) -> None:
+        """This block's part in the one walk of a block tree (``_plan.py``): a leaf runs whole."""
+        walk.whole(self, at)
 
-    def _execution_items(self, present: set[str], path: str) -> list[tuple[str, ModularPipelineBlocks]]:
-        present.update(self.output_names)
-        return [(path, self)]
+    def _sub_block_rows(self) -> list[tuple[str, ModularPipelineBlocks, str]] | None:
+        """(name, block, tag) of each sub-block, as repr lists them; None for a leaf."""
+        return None
 
-    def get_execution_blocks(self, *names: str, **values: Any) -> SequentialPipelineBlocks:
-        """The blocks that would run when ``names`` (and ``values`` that are not None) are given.
+    def get_execution_blocks(self, *names: str, **values: Any) -> ModularPipelineBlocks | None:
+        """The blocks that would run when ``names`` (and ``values`` that are not None) are given,
+        as a SequentialPipelineBlocks.
 
-        Auto blocks are resolved recursively, outputs of kept blocks count as present for later
-        triggers, and loops stay whole.
+        Conditional blocks are resolved recursively, and a block one of them chose is keyed by
+        that conditional block's name; outputs of kept blocks count as present for later
+        triggers; loops stay whole. On a conditional block itself it returns the chosen block.
         """
         from ._multi import SequentialPipelineBlocks
+        from ._plan import plan
 
-        present = set(names) | {k for k, v in values.items() if v is not None}
-        items = self._execution_items(present, "")
-        flat: dict[str, ModularPipelineBlocks] = {}
-        for path, block in items:
-            key = path.rsplit(".", 1)[-1] or type(block).__name__
-            if key in flat:
-                key = path.replace(".", "_")
-            flat[key] = block
-        return SequentialPipelineBlocks.from_blocks_dict(flat)
+        chosen = plan(self, {**dict.fromkeys(names, True), **values})
+        return SequentialPipelineBlocks.from_blocks_dict(chosen.keyed_blocks())
 
     def validate(self) -> ValidationReport:
         """Check the data flow statically; raise CompositionError listing every problem.

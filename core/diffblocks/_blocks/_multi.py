@@ -1,19 +1,20 @@
-"""Multi-blocks: Sequential, Auto (conditional) and LoopSequential."""
+"""Multi-blocks: Sequential, Conditional and Auto (one branch of several), LoopSequential."""
 
 from __future__ import annotations
 
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._model._dict import InsertableDict, pairs
-from .._model._errors import BlockDefinitionError, BlockExecutionError, DiffblocksError
+from .._model._errors import BlockDefinitionError, BlockExecutionError, DiffblocksError, did_you_mean
 from .._model._params import ComponentSpec, ConfigSpec, InputParam, OutputParam
 from .._model._state import BlockState, PipelineState
 from ._access import build_accessors
-from ._aggregate import Declarations, aggregate_auto, aggregate_sequential
+from ._aggregate import Declarations, aggregate_conditional, aggregate_sequential
 from ._base import ModularPipelineBlocks
+from ._plan import At, Walk, plan
 
 
 def as_block(name: Any, value: Any) -> ModularPipelineBlocks:
@@ -97,11 +98,20 @@ class _MultiBlocks(ModularPipelineBlocks):
         self._set_sub_blocks(zip(names, classes))
 
     @classmethod
-    def from_blocks_dict(cls, blocks_dict: Any) -> Any:
-        """Build from a mapping (or pairs) of name -> block class or instance."""
+    def from_blocks_dict(cls, blocks_dict: Any, description: str | None = None) -> Any:
+        """Build from a mapping (or pairs) of name -> block class or instance, optionally with
+        a description of the whole."""
         inst = cls.__new__(cls)
+        if description is not None:
+            inst._description = description
         inst._set_sub_blocks(pairs(blocks_dict))
         return inst
+
+    _description: str = ""  # from from_blocks_dict(..., description=...)
+
+    @property
+    def description(self) -> str:
+        return self._description
 
     def _set_sub_blocks(self, items: Iterable[tuple[Any, Any]]) -> None:
         subs = SubBlocks()
@@ -189,11 +199,47 @@ class _MultiBlocks(ModularPipelineBlocks):
 
     def walk(self, prefix: str = "") -> Iterable[tuple[str, ModularPipelineBlocks]]:
         """Every nested block with its dotted path, depth first (self not included)."""
-        for name, block in self._state()[1]:
-            path = f"{prefix}.{name}" if prefix else name
-            yield path, block
-            if isinstance(block, _MultiBlocks):
-                yield from block.walk(path)
+        for path, block in plan(self).nodes[1:]:
+            yield (f"{prefix}.{path}" if prefix else path), block
+
+    #: Named workflows: name -> the trigger inputs that select it (``{"image2image": {"image":
+    #: True}}``), or a tuple of such dicts for alternative spellings (the first one is used).
+    _workflow_map: dict[str, Any] | None = None
+
+    @property
+    def available_workflows(self) -> list[str]:
+        """The names of the workflows in ``_workflow_map``."""
+        return list(self._workflows())
+
+    def get_workflow(self, workflow_name: str) -> ModularPipelineBlocks | None:
+        """The blocks that run for one named workflow: ``get_execution_blocks`` with its triggers."""
+        workflows = self._workflows()
+        if workflow_name not in workflows:
+            close = did_you_mean(workflow_name, workflows)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(
+                f"{type(self).__name__} has no workflow {workflow_name!r}.{hint} "
+                f"Workflows: {', '.join(workflows)}"
+            )
+        triggers = workflows[workflow_name]
+        if isinstance(triggers, tuple):
+            triggers = triggers[0]
+        return self.get_execution_blocks(**triggers)
+
+    def _workflows(self) -> dict[str, Any]:
+        if self._workflow_map is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} names no workflows: set _workflow_map = "
+                f"{{'name': {{'trigger_input': True}}, ...}} on the class to name them"
+            )
+        return self._workflow_map
+
+    def _sub_block_rows(self) -> list[tuple[str, ModularPipelineBlocks, str]]:
+        return [(name, block, self._tag(i, name)) for i, (name, block) in enumerate(self._state()[1])]
+
+    def _tag(self, index: int, name: str) -> str:
+        """What repr prints after a sub-block's class (a branch's trigger, the default)."""
+        return ""
 
 
 class SequentialPipelineBlocks(_MultiBlocks):
@@ -231,30 +277,142 @@ class SequentialPipelineBlocks(_MultiBlocks):
             self._child_failed(exc, index, state)
         return components, state
 
-    def _simulate(self, present: set[str], path: str, report: Any) -> None:
-        for name, block in self._state()[1]:
-            block._simulate(present, f"{path}.{name}" if path else name, report)
-
-    def _execution_items(self, present: set[str], path: str) -> list[tuple[str, ModularPipelineBlocks]]:
-        out: list[tuple[str, ModularPipelineBlocks]] = []
-        for name, block in self._state()[1]:
-            out += block._execution_items(present, f"{path}.{name}" if path else name)
-        return out
+    def _plan(self, walk: Walk, at: At) -> None:
+        walk.in_order(self._state()[1], at)
 
 
-class AutoPipelineBlocks(_MultiBlocks):
+class ConditionalPipelineBlocks(_MultiBlocks):
+    """Runs at most one of its sub-blocks: the one ``select_block`` names.
+
+    ``block_trigger_inputs`` lists the names whose values ``select_block(**kwargs)`` receives
+    (None where the state has no value). It returns a sub-block name, or None for
+    ``default_block_name``; with no default either, nothing runs and the state is untouched.
+    Choose by whether a value is present rather than by the value itself where you can:
+    ``get_execution_blocks`` and the pipeline's checks before a run know only that a value a
+    block will produce is present, not what it is.
+
+    The branch that runs applies its own defaults: where branches declare different defaults for
+    an input the caller did not give, the chosen branch's default is used and put in the state.
+    """
+
+    block_trigger_inputs: list[str | None] = []
+    default_block_name: str | None = None
+
+    def select_block(self, **kwargs: Any) -> str | None:
+        """The name of the sub-block to run for these trigger values, or None (the default)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement select_block(**kwargs)")
+
+    def _check_structure(self) -> None:
+        cls = type(self).__name__
+        if type(self).select_block is ConditionalPipelineBlocks.select_block:
+            raise BlockDefinitionError(
+                f"{cls}: a ConditionalPipelineBlocks must override select_block(self, **kwargs) and "
+                f"return the name of the sub-block to run, or None for the default; for one trigger "
+                f"input per sub-block, subclass AutoPipelineBlocks instead"
+            )
+        for i, t in enumerate(self.block_trigger_inputs):
+            if t is not None and not isinstance(t, str):
+                raise BlockDefinitionError(
+                    f"{cls}: block_trigger_inputs[{i}] is {t!r}; each trigger must be an input name (str)"
+                )
+        default = self.default_block_name
+        if default is not None and default not in self._sub_blocks:
+            close = did_you_mean(default, self._sub_blocks)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise BlockDefinitionError(
+                f"{cls}: default_block_name {default!r} is not one of its sub-blocks "
+                f"({', '.join(self._sub_blocks) or 'none'}).{hint}"
+            )
+
+    def _aggregate(self, items: list[tuple[str, ModularPipelineBlocks]]) -> Declarations:
+        return aggregate_conditional(
+            items, list(self.block_trigger_inputs), has_default=self.default_block_name is not None
+        )
+
+    def _selects_by_presence(self) -> bool:
+        """Whether the choice depends only on which trigger values are present (not None)."""
+        return False
+
+    def choose(self, lookup: Callable[[str], Any]) -> tuple[str, ModularPipelineBlocks] | None:
+        """The (name, block) that runs when ``lookup(name)`` gives each trigger's value, or None."""
+        self._state()  # re-checks the structure after surgery
+        kwargs = {t: lookup(t) for t in self.block_trigger_inputs if t is not None}
+        name = self.select_block(**kwargs)
+        if name is None:
+            name = self.default_block_name
+            if name is None:
+                return None
+        block = self._sub_blocks.get(name)
+        if block is None:
+            close = did_you_mean(str(name), self._sub_blocks)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise BlockDefinitionError(
+                f"{type(self).__name__}.select_block returned {name!r}, which is not one of its "
+                f"sub-blocks ({', '.join(self._sub_blocks)}).{hint} Return a sub-block name or None"
+            )
+        return name, block
+
+    def __call__(self, components: Any, state: PipelineState) -> tuple[Any, PipelineState]:
+        inter, inputs = state.intermediates, state._inputs
+
+        def lookup(key: str) -> Any:
+            value = inter.get(key)
+            return value if value is not None else inputs.get(key)
+
+        chosen = self.choose(lookup)
+        if chosen is None:
+            return components, state
+        name, block = chosen
+        for key, default, is_inter, kwargs_type in self._decl().branch_defaults.get(name, ()):
+            if lookup(key) is None:
+                (state.set_intermediate if is_inter else state.set_input)(key, default, kwargs_type)
+        try:
+            return block(components, state)
+        except Exception as exc:
+            err = annotate(exc, name, block, state)
+            if err is exc:
+                raise
+            raise err from exc
+
+    def _plan(self, walk: Walk, at: At) -> None:
+        walk.one_of(self, self._state()[1], at)
+
+    def _tag(self, index: int, name: str) -> str:
+        return " [default]" if name == self.default_block_name else ""
+
+    def trigger_branches(self) -> list[tuple[str, str | None]]:
+        """(trigger input, the sub-block it selects, or None where select_block decides)."""
+        return [(t, None) for t in self.block_trigger_inputs if t is not None]
+
+    def get_execution_blocks(self, *names: str, **values: Any) -> ModularPipelineBlocks | None:
+        """The block chosen for these inputs (a leaf or loop as it is; a sequence resolved to
+        the blocks that would run in it), or None when nothing would run."""
+        chosen = plan(self, {**dict.fromkeys(names, True), **values})
+        steps = chosen.steps
+        if not steps:
+            return None
+        if len(steps) == 1 and not steps[0].key:
+            return steps[0].block
+        return SequentialPipelineBlocks.from_blocks_dict(chosen.keyed_blocks())
+
+
+class AutoPipelineBlocks(ConditionalPipelineBlocks):
     """Runs the first sub-block whose trigger input has a value (not None).
 
     ``block_trigger_inputs`` has one entry per sub-block; ``None`` marks the default block and
     may only be last. Without a default and with no trigger present, nothing runs.
     """
 
-    block_trigger_inputs: list[str | None] = []
-
     def _check_structure(self) -> None:
         triggers = list(self.block_trigger_inputs)
         cls = type(self).__name__
         n = len(self._sub_blocks)
+        if type(self).default_block_name is not None:
+            raise BlockDefinitionError(
+                f"{cls}: an AutoPipelineBlocks takes its default from block_trigger_inputs: put None "
+                f"as the last trigger (for the default block, listed last) instead of setting "
+                f"default_block_name"
+            )
         if len(triggers) != n:
             raise BlockDefinitionError(
                 f"{cls}: block_trigger_inputs has {len(triggers)} entries for {n} sub-blocks "
@@ -278,49 +436,27 @@ class AutoPipelineBlocks(_MultiBlocks):
                 f"{cls}: trigger input(s) {dupes} are listed twice; the second block could never "
                 f"run. Give each sub-block its own trigger"
             )
+        # an instance attribute, as in diffusers: the name of the block whose trigger is None
+        self.default_block_name = list(self._sub_blocks)[-1] if triggers and triggers[-1] is None else None
 
-    def _aggregate(self, items: list[tuple[str, ModularPipelineBlocks]]) -> Declarations:
-        return aggregate_auto(items, list(self.block_trigger_inputs))
-
-    def select(self, state: PipelineState) -> tuple[str, ModularPipelineBlocks] | None:
-        """The (name, block) that runs for this state, or None."""
-        inter, inputs = state.intermediates, state._inputs
-        for trigger, item in zip(self.block_trigger_inputs, self._state()[1]):
-            if trigger is None:
-                return item
-            if inter.get(trigger) is not None or inputs.get(trigger) is not None:
-                return item
+    def select_block(self, **kwargs: Any) -> str | None:
+        """The name of the first sub-block whose trigger value is not None; None if there is none."""
+        for trigger, name in zip(self.block_trigger_inputs, self._sub_blocks):
+            if trigger is not None and kwargs.get(trigger) is not None:
+                return name
         return None
 
-    def _select_by_names(self, present: set[str]) -> tuple[str, ModularPipelineBlocks] | None:
-        for trigger, item in zip(self.block_trigger_inputs, self._state()[1]):
-            if trigger is None or trigger in present:
-                return item
-        return None
+    def _selects_by_presence(self) -> bool:
+        return type(self).select_block is AutoPipelineBlocks.select_block
 
-    def __call__(self, components: Any, state: PipelineState) -> tuple[Any, PipelineState]:
-        chosen = self.select(state)
-        if chosen is None:
-            return components, state
-        name, block = chosen
-        try:
-            return block(components, state)
-        except Exception as exc:
-            err = annotate(exc, name, block, state)
-            if err is exc:
-                raise
-            raise err from exc
+    def _tag(self, index: int, name: str) -> str:
+        triggers = self.block_trigger_inputs
+        if index >= len(triggers):
+            return ""
+        return " [default]" if triggers[index] is None else f" [trigger: {triggers[index]}]"
 
-    def _simulate(self, present: set[str], path: str, report: Any) -> None:
-        chosen = self._select_by_names(present)
-        if chosen is not None:
-            chosen[1]._simulate(present, f"{path}.{chosen[0]}" if path else chosen[0], report)
-
-    def _execution_items(self, present: set[str], path: str) -> list[tuple[str, ModularPipelineBlocks]]:
-        chosen = self._select_by_names(present)
-        if chosen is None:
-            return []
-        return chosen[1]._execution_items(present, f"{path}.{chosen[0]}" if path else chosen[0])
+    def trigger_branches(self) -> list[tuple[str, str | None]]:
+        return [(t, name) for t, name in zip(self.block_trigger_inputs, self._sub_blocks) if t is not None]
 
 
 class LoopSequentialPipelineBlocks(_MultiBlocks):
@@ -410,17 +546,14 @@ class LoopSequentialPipelineBlocks(_MultiBlocks):
             if out.name in values:
                 state.intermediates[out.name] = values[out.name]
 
-    def _simulate(self, present: set[str], path: str, report: Any) -> None:
-        report.visit(self, path)
-        present.update(self.output_names)
-
-    def _execution_items(self, present: set[str], path: str) -> list[tuple[str, ModularPipelineBlocks]]:
-        present.update(self.output_names)
-        return [(path, self)]
+    def _plan(self, walk: Walk, at: At) -> None:
+        walk.whole(self, at)  # loops stay whole
+        walk.inside(self._state()[1], at)
 
 
 __all__ = [
     "AutoPipelineBlocks",
+    "ConditionalPipelineBlocks",
     "LoopSequentialPipelineBlocks",
     "SequentialPipelineBlocks",
     "SubBlocks",

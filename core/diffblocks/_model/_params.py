@@ -16,7 +16,9 @@ class InputParam:
     """A value a block reads.
 
     A nameless ``InputParam(kwargs_type="t")`` collects every value tagged ``t`` into a dict
-    attribute ``t`` of the block state.
+    attribute ``t`` of the block state. ``metadata`` is free-form, for tools. ``defaults_by_block``
+    is set by aggregation only: where the branches of a conditional block declare different
+    defaults, it maps each branch (dotted when nested) to its own, and ``default`` is None.
     """
 
     name: str | None = None
@@ -25,6 +27,8 @@ class InputParam:
     required: bool = False
     description: str = ""
     kwargs_type: str | None = None
+    metadata: dict[str, Any] | None = None
+    defaults_by_block: dict[str, Any] | None = None
     #: Checked before any block runs (``_checks.value_problem``): the allowed values, and bounds
     #: (``ge``: >=, ``gt``: >, ``le``: <=, ``lt``: <).
     choices: list[Any] | tuple[Any, ...] | None = None
@@ -36,18 +40,36 @@ class InputParam:
     def __repr__(self) -> str:
         return f"<{self.name}: {'required' if self.required else 'optional'}, default={self.default!r}>"
 
+    @classmethod
+    def template(cls, template_name: str, note: str | None = None, **overrides: Any) -> InputParam:
+        """A param from a named template (``"prompt"``, ``"num_inference_steps"``, ...): the
+        names, types and defaults every block author shares. ``note`` is added to the
+        description; ``overrides`` (``name=`` too) replace template fields."""
+        from ._templates import INPUT_TEMPLATES, template_fields
+
+        return cls(**template_fields("InputParam", INPUT_TEMPLATES, template_name, note, overrides))
+
 
 @dataclass
 class OutputParam:
-    """A value a block writes into the pipeline's intermediates."""
+    """A value a block writes into the pipeline's intermediates. ``metadata`` is free-form."""
 
     name: str
     type_hint: Any = None
     description: str = ""
     kwargs_type: str | None = None
+    metadata: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return f"<{self.name}: {type_hint_name(self.type_hint)}>"
+
+    @classmethod
+    def template(cls, template_name: str, note: str | None = None, **overrides: Any) -> OutputParam:
+        """An output from a named template (``"images"``, ``"latents"``, ``"prompt_embeds"``, ...);
+        ``note`` and ``overrides`` work as in :meth:`InputParam.template`."""
+        from ._templates import OUTPUT_TEMPLATES, template_fields
+
+        return cls(**template_fields("OutputParam", OUTPUT_TEMPLATES, template_name, note, overrides))
 
 
 @dataclass

@@ -5,11 +5,12 @@ from __future__ import annotations
 import gc
 import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._analysis._render import render_doc
 from .._blocks._base import ModularPipelineBlocks
 from .._blocks._multi import annotate
+from .._blocks._plan import caller_inputs, plan
 from .._model._errors import (
     MissingComponentError,
     MissingInputError,
@@ -29,21 +30,12 @@ from ._loading import (
 from ._progress import progress_settings
 
 
-class _Report:
-    """Collects, for one simulated run, missing required inputs and the components needed."""
+class _Report(NamedTuple):
+    """For one set of present names: missing required inputs and the components needed, as
+    (block path, block class, name), from the plan of what will run."""
 
-    def __init__(self, present: set[str]) -> None:
-        self.present = present
-        self.missing: list[tuple[str, str, str]] = []
-        self.needs: list[tuple[str, str, str]] = []
-
-    def visit(self, block: ModularPipelineBlocks, path: str) -> None:
-        cls = type(block).__name__
-        for p in [*block.inputs, *block.intermediate_inputs]:
-            if p.required and p.name and p.name not in self.present:
-                self.missing.append((path, cls, p.name))
-        for c in block.expected_components:
-            self.needs.append((path, cls, c.name))
+    missing: list[tuple[str, str, str]]
+    needs: list[tuple[str, str, str]]
 
 
 class ModularPipeline:
@@ -66,7 +58,6 @@ class ModularPipeline:
         family: Any = None,
         component_loaders: Mapping[str, Callable[..., Any]] | None = None,
         collection: str | None = None,
-        pretrained_model_name_or_path: str | os.PathLike[str] | None = None,
         **components: Any,
     ) -> None:
         self._blocks = blocks
@@ -99,13 +90,8 @@ class ModularPipeline:
                     ids = components_manager.get_ids(name, collection)
                     if len(ids) == 1:
                         self.components.set(name, components_manager.get(ids[0]))
-        #: components loaded at once from `path`; load_components(**options) reloads them
-        self._loaded_from_path: set[str] = set()
         if path is not None:
             self.load_components(path)
-            self._loaded_from_path = {n for n in self.components.names if self.components.get(n) is not None}
-        if pretrained_model_name_or_path is not None:
-            self._read_index(pretrained_model_name_or_path)  # diffusers' form: specs only
         for name, how in blocks.__dict__.get("_spec_components", {}).items():
             self._load_from_spec_file(name, how)
         if components:
@@ -144,22 +130,14 @@ class ModularPipeline:
                 f"a folder's class names; pass the blocks (e.g. get_block('<name>')) or call "
                 f"blocks.init_pipeline(folder)"
             )
-        return cls(
-            blocks,
-            components_manager=components_manager,
-            collection=collection,
-            pretrained_model_name_or_path=where,
-            **kwargs,
-        )
-
-    def _read_index(self, folder: str | os.PathLike[str]) -> None:
-        """Take component specs and config values from a folder's index (nothing is loaded)."""
-        found, configs = specs_from_index(folder, self.components.specs)
+        pipe = cls(blocks, components_manager=components_manager, collection=collection, **kwargs)
+        found, configs = specs_from_index(where, pipe.components.specs)
         for name, spec in found.items():
-            self.components.set_spec(name, spec)
+            pipe.components.set_spec(name, spec)
         for name, value in configs.items():
-            if name in self.components.config_names:
-                self.components.set_config_default(name, value)
+            if name in pipe.components.config_names:
+                pipe.components.set_config_default(name, value)
+        return pipe
 
     def save_pretrained(
         self,
@@ -326,17 +304,12 @@ class ModularPipeline:
                 )
             ]
         elif wanted is None:
-            # diffusers' form: the empty ones; with options, also those init_pipeline(folder)
-            # loaded at once, so `load_components(torch_dtype=...)` gets what it asks for
-            again = (
-                self._loaded_from_path if (kwargs or torch_dtype is not None or device is not None) else set()
-            )
             wanted = [
                 n
                 for n, s in specs.items()
                 if s.default_creation_method == "from_pretrained"
                 and s.pretrained_model_name_or_path is not None
-                and (self.components.get(n) is None or n in again)
+                and self.components.get(n) is None
             ]
         for name in wanted:
             if name not in specs:
@@ -406,14 +379,9 @@ class ModularPipeline:
     def accepted_inputs(self) -> frozenset[str]:
         """Every input name a call accepts: the pipeline's inputs, plus nested blocks' own
         ``inputs`` a caller may still override."""
-        names: set[str] = set(self._blocks.input_names)
-        walk = getattr(self._blocks, "walk", None)
-        if walk is not None:
-            for _, block in walk():
-                names.update(p.name for p in block.inputs if p.name)
-        return frozenset(names)
+        return caller_inputs(self._blocks)
 
-    def _plan(self, present: frozenset[str]) -> _Report:
+    def _plan(self, present: frozenset[str], values: Mapping[str, Any] | None = None) -> _Report:
         epoch = _structure_version(self.blocks)
         if epoch != self._plan_epoch:
             self._plans.clear()
@@ -421,9 +389,11 @@ class ModularPipeline:
             self._plan_epoch = epoch
         report = self._plans.get(present)
         if report is None:
-            report = _Report(set(present))
-            self.blocks._simulate(report.present, "", report)
-            self._plans[present] = report
+            # conditional blocks that choose by value, not presence, need the values (no caching)
+            runs = plan(self.blocks, dict.fromkeys(present, True) if values is None else values)
+            report = _Report(runs.missing_inputs(present), runs.needed_components())
+            if runs.by_presence:
+                self._plans[present] = report
         return report
 
     def __call__(
@@ -442,27 +412,11 @@ class ModularPipeline:
         if unknown:
             raise UnknownInputError([(k, did_you_mean(k, accepted)) for k in unknown], sorted(accepted))
         blocks = self.blocks
-        # caller's values (else defaults): `inputs` go to the inputs namespace, intermediate
-        # inputs that nothing upstream produces go straight into the intermediates
-        for params, put in (
-            (blocks.inputs, state.set_input),
-            (blocks.intermediate_inputs, state.set_intermediate),
-        ):
-            for p in params:
-                if p.name is None:
-                    continue
-                value = kwargs.pop(p.name, None)
-                if value is None:
-                    value = p.default
-                if value is not None:
-                    put(p.name, value, p.kwargs_type)
-        for name, value in kwargs.items():  # nested inputs produced upstream, given anyway
-            if value is not None:
-                state.set_input(name, value)
+        state.apply_caller_values(blocks.inputs, blocks.intermediate_inputs, kwargs)
         present = frozenset(k for k, v in state._inputs.items() if v is not None) | frozenset(
             k for k, v in state.intermediates.items() if v is not None
         )
-        report = self._plan(present)
+        report = self._plan(present, state.values)
         if report.missing:
             raise MissingInputError(report.missing)
         comps = self.components
