@@ -96,14 +96,16 @@ class SchedulerStepBlock(PipelineBlock):
     """Loop sub-block: ``latents = scheduler.step(noise_pred, t, latents, **step_kwargs)``.
 
     Reads ``noise_pred``, ``latents`` and ``step_kwargs`` (from ``scheduler_step_kwargs``) from the
-    loop's block state. Families override ``expected_components`` to give their scheduler spec.
+    loop's block state. Families set ``scheduler_spec`` to their scheduler's spec.
     """
 
     description = "Advances the latents one scheduler step."
+    #: the scheduler this step needs (a family's spec carries its type and default config)
+    scheduler_spec: ComponentSpec = ComponentSpec("scheduler")
 
     @property
     def expected_components(self) -> list[ComponentSpec]:
-        return [ComponentSpec("scheduler")]
+        return [self.scheduler_spec]
 
     def __call__(  # type: ignore[override]
         self, components: Any, block_state: BlockState, i: int, t: Any

@@ -76,10 +76,7 @@ class GuidedUNet(_LoopStep):
 
 class SchedulerStep(SchedulerStepBlock):
     model_name = "sd"
-
-    @property
-    def expected_components(self):
-        return [SCHEDULER]
+    scheduler_spec = SCHEDULER
 
 
 class InpaintBlend(_LoopStep):

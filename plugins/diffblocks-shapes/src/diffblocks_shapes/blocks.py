@@ -161,10 +161,7 @@ class GuidedUNet(_Step):
 
 class SchedulerStep(SchedulerStepBlock):
     model_name = "shapes"
-
-    @property
-    def expected_components(self):
-        return [SCHEDULER]
+    scheduler_spec = SCHEDULER
 
 
 class DenoiseLoop(DenoiseLoopBlocks):
