@@ -58,6 +58,7 @@ class ModularPipeline:
         family: Any = None,
         component_loaders: Mapping[str, Callable[..., Any]] | None = None,
         collection: str | None = None,
+        pretrained_model_name_or_path: str | os.PathLike[str] | None = None,
         **components: Any,
     ) -> None:
         self._blocks = blocks
@@ -90,8 +91,13 @@ class ModularPipeline:
                     ids = components_manager.get_ids(name, collection)
                     if len(ids) == 1:
                         self.components.set(name, components_manager.get(ids[0]))
+        #: components loaded at once from `path`; load_components(**options) reloads them
+        self._loaded_from_path: set[str] = set()
         if path is not None:
             self.load_components(path)
+            self._loaded_from_path = {n for n in self.components.names if self.components.get(n) is not None}
+        if pretrained_model_name_or_path is not None:
+            self._read_index(pretrained_model_name_or_path)  # diffusers' form: specs only
         for name, how in blocks.__dict__.get("_spec_components", {}).items():
             self._load_from_spec_file(name, how)
         if components:
@@ -130,14 +136,22 @@ class ModularPipeline:
                 f"a folder's class names; pass the blocks (e.g. get_block('<name>')) or call "
                 f"blocks.init_pipeline(folder)"
             )
-        pipe = cls(blocks, components_manager=components_manager, collection=collection, **kwargs)
-        found, configs = specs_from_index(where, pipe.components.specs)
+        return cls(
+            blocks,
+            components_manager=components_manager,
+            collection=collection,
+            pretrained_model_name_or_path=where,
+            **kwargs,
+        )
+
+    def _read_index(self, folder: str | os.PathLike[str]) -> None:
+        """Take component specs and config values from a folder's index (nothing is loaded)."""
+        found, configs = specs_from_index(folder, self.components.specs)
         for name, spec in found.items():
-            pipe.components.set_spec(name, spec)
+            self.components.set_spec(name, spec)
         for name, value in configs.items():
-            if name in pipe.components.config_names:
-                pipe.components.set_config_default(name, value)
-        return pipe
+            if name in self.components.config_names:
+                self.components.set_config_default(name, value)
 
     def save_pretrained(
         self,
@@ -304,12 +318,17 @@ class ModularPipeline:
                 )
             ]
         elif wanted is None:
+            # diffusers' form: the empty ones; with options, also those init_pipeline(folder)
+            # loaded at once, so `load_components(torch_dtype=...)` gets what it asks for
+            again = (
+                self._loaded_from_path if (kwargs or torch_dtype is not None or device is not None) else set()
+            )
             wanted = [
                 n
                 for n, s in specs.items()
                 if s.default_creation_method == "from_pretrained"
                 and s.pretrained_model_name_or_path is not None
-                and self.components.get(n) is None
+                and (self.components.get(n) is None or n in again)
             ]
         for name in wanted:
             if name not in specs:
