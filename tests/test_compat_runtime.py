@@ -468,3 +468,14 @@ def test_components_public_api():
     assert comps.get("vae") is vae and comps.get("scale") == 2.0
     with pytest.raises(KeyError, match="(?i)did you mean 'vae'"):
         comps.get("vea")
+
+
+def test_init_with_a_folder_then_load_components_applies_the_options(tmp_path):
+    tiny_vae().save_pretrained(tmp_path / "vae")
+    (tmp_path / "model_index.json").write_text(json.dumps({"vae": ["diffusers", "AutoencoderKL"]}))
+    lazy = ModularPipeline(Text2Img(), pretrained_model_name_or_path=str(tmp_path))  # diffusers' form
+    assert lazy.components.get("vae") is None
+    eager = Text2Img().init_pipeline(tmp_path)  # the first-release form loads at once
+    assert eager.vae.dtype == torch.float32
+    eager.load_components(torch_dtype=torch.float16)  # diffusers' next line gets what it asks for
+    assert eager.vae.dtype == torch.float16
