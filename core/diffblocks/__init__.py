@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ._analysis._validate import ValidationReport
 from ._blocks._aggregate import DefaultConflictWarning
-from ._blocks._base import ModularPipelineBlocks, PipelineBlock
+from ._blocks._base import BlockOrigin, ModularPipelineBlocks, PipelineBlock
 from ._blocks._multi import (
     AutoPipelineBlocks,
     ConditionalPipelineBlocks,
@@ -46,6 +46,7 @@ from ._plugins._registry import (
 )
 from ._runtime._manager import ComponentsManager
 from ._runtime._pipeline import Components, ModularPipeline
+from ._runtime._denoise import DenoiseLoopBlocks, SchedulerStepBlock, combine_guidance, scheduler_step_kwargs
 from ._runtime._progress import progress_bar
 
 #: The registry in use (installed plugins, plus run-time registrations); see ``use_registry``.
@@ -63,6 +64,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "AutoPipelineBlocks",
+    "BlockOrigin",
     "BlockDefinitionError",
     "BlockEntry",
     "BlockExecutionError",
@@ -77,6 +79,7 @@ __all__ = [
     "ConditionalPipelineBlocks",
     "ConfigSpec",
     "DefaultConflictWarning",
+    "DenoiseLoopBlocks",
     "DiffblocksError",
     "InputParam",
     "InsertableDict",
@@ -94,10 +97,12 @@ __all__ = [
     "Problem",
     "PipelineState",
     "Registry",
+    "SchedulerStepBlock",
     "SequentialPipelineBlocks",
     "UnknownInputError",
     "ValidationReport",
     "__version__",
+    "combine_guidance",
     "compose",
     "get_block",
     "get_family",
@@ -110,6 +115,7 @@ __all__ = [
     "progress_bar",
     "registry",
     "save_spec",
+    "scheduler_step_kwargs",
     "spec_dict",
     "use_registry",
 ]

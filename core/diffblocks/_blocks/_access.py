@@ -72,7 +72,7 @@ def _getter(
     def get_block_state(state: Any) -> BlockState:
         inter = state.intermediates
         given = state._inputs
-        bs = new_state()
+        bs: BlockState = new_state()
         values = bs.__dict__
         for name, default, required in reads:
             if name in inter:

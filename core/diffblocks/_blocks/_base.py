@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
+from collections.abc import Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +27,23 @@ def _services() -> ModuleType:
     return services
 
 
+@dataclasses.dataclass(frozen=True)
+class BlockOrigin:
+    """Where a block came from, beyond its class. Set by the registry, ``compose`` and spec files;
+    read by ``save_spec`` and pipelines. Frozen: replace it with ``dataclasses.replace``."""
+
+    #: the registered name this block was created from (``registry.get_block``), if any
+    registered_name: str | None = None
+    #: built by ``compose()`` or a spec file from names, so it saves as those names
+    composed: bool = False
+    #: a spec file's ``[inputs]`` values: defaults for the pipeline's caller
+    spec_inputs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    #: a spec file's ``[components]`` table: how to load each component
+    spec_components: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    #: a spec file's ``description``
+    spec_description: str | None = None
+
+
 class ModularPipelineBlocks:
     """A block definition: what it reads, writes and needs, and how it runs.
 
@@ -39,6 +58,9 @@ class ModularPipelineBlocks:
         from ._checks import check_declarations
 
         check_declarations(cls)  # misspelled declarations, methods that should be properties
+
+    #: Where this block came from (registered name, composition, spec-file values).
+    origin: BlockOrigin = BlockOrigin()
 
     @property
     def description(self) -> str:
@@ -147,21 +169,23 @@ class ModularPipelineBlocks:
         Returns a report of the inputs the pipeline asks from its caller (a required input that
         nothing provides is a pipeline input, not a problem).
         """
-        return _services().validate(self)
+        report: ValidationReport = _services().validate(self)
+        return report
 
     def init_pipeline(
         self, path: str | os.PathLike[str] | None = None, components_manager: Any = None, **kwargs: Any
     ) -> ModularPipeline:
         """A runnable pipeline over this block. ``path`` loads components from a local folder."""
-        return _services().make_pipeline(self, path, components_manager, **kwargs)
+        pipeline: ModularPipeline = _services().make_pipeline(self, path, components_manager, **kwargs)
+        return pipeline
 
     # -- printing -------------------------------------------------------------------------
     @property
     def doc(self) -> str:
-        return _services().render_doc(self)
+        return str(_services().render_doc(self))
 
     def __repr__(self) -> str:
-        return _services().render_repr(self)
+        return str(_services().render_repr(self))
 
 
 class PipelineBlock(ModularPipelineBlocks):
@@ -190,4 +214,4 @@ class PipelineBlock(ModularPipelineBlocks):
         return self._accessor_pair[1]
 
 
-__all__ = ["ModularPipelineBlocks", "PipelineBlock"]
+__all__ = ["BlockOrigin", "ModularPipelineBlocks", "PipelineBlock"]

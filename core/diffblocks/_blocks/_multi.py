@@ -5,7 +5,7 @@ from __future__ import annotations
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from .._model._dict import InsertableDict, pairs
 from .._model._errors import BlockDefinitionError, BlockExecutionError, DiffblocksError, did_you_mean
@@ -16,6 +16,7 @@ from ._aggregate import Declarations, aggregate_conditional, aggregate_sequentia
 from ._base import ModularPipelineBlocks
 from ._plan import At, Walk, plan
 
+_M = TypeVar("_M", bound="_MultiBlocks")
 
 def as_block(name: Any, value: Any) -> ModularPipelineBlocks:
     """Validate a sub-block name and turn a block class into an instance."""
@@ -98,7 +99,7 @@ class _MultiBlocks(ModularPipelineBlocks):
         self._set_sub_blocks(zip(names, classes))
 
     @classmethod
-    def from_blocks_dict(cls, blocks_dict: Any, description: str | None = None) -> Any:
+    def from_blocks_dict(cls: type[_M], blocks_dict: Any, description: str | None = None) -> _M:
         """Build from a mapping (or pairs) of name -> block class or instance, optionally with
         a description of the whole."""
         inst = cls.__new__(cls)

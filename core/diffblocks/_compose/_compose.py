@@ -50,7 +50,8 @@ class _Builder:
             return item
         if isinstance(item, str):
             try:
-                return self.registry.get_block(item)
+                block: ModularPipelineBlocks = self.registry.get_block(item)
+                return block
             except BlockNotFoundError as exc:
                 provider = f" It is provided by {exc.provider}." if exc.provider else ""
                 hint = f" Did you mean {exc.close[0]!r}?" if exc.close else ""

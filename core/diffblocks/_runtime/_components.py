@@ -112,7 +112,8 @@ class Components:
     def spec(self, name: str) -> ComponentSpec:
         """The current spec of component ``name``."""
         try:
-            return self._specs[name]
+            spec: ComponentSpec = self._specs[name]
+            return spec
         except KeyError:
             raise KeyError(_unknown("component", name, list(self._specs))) from None
 

@@ -70,7 +70,8 @@ class DenoiseLoopBlocks(LoopSequentialPipelineBlocks):
         """Called once before the first step; the default does nothing."""
 
     def __call__(self, components: Any, state: PipelineState) -> tuple[Any, PipelineState]:
-        block_state = self.get_block_state(state)
+        # declared by subclasses, so the block state's attributes are not known statically
+        block_state: Any = self.get_block_state(state)
         with _no_grad():
             self.prepare(components, block_state)
             timesteps = block_state.timesteps
@@ -108,8 +109,8 @@ class SchedulerStepBlock(PipelineBlock):
         return [self.scheduler_spec]
 
     def __call__(  # type: ignore[override]
-        self, components: Any, block_state: BlockState, i: int, t: Any
-    ) -> tuple[Any, BlockState]:
+        self, components: Any, block_state: Any, i: int, t: Any
+    ) -> tuple[Any, Any]:
         step_kwargs = getattr(block_state, "step_kwargs", None) or {}
         block_state.latents = components.scheduler.step(
             block_state.noise_pred, t, block_state.latents, **step_kwargs, return_dict=False

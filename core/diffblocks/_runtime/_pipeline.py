@@ -9,11 +9,10 @@ from typing import Any, NamedTuple
 
 from .._analysis._render import render_doc
 from .._blocks._base import ModularPipelineBlocks
-from .._blocks._multi import annotate
+from .._blocks._multi import annotate, keep_interrupted
 from .._blocks._plan import caller_inputs, plan
+from .._model._checks import check_nesting, dtype_from_name, invalid_values, raise_call_problems, step_params
 from .._model._errors import (
-    MissingComponentError,
-    MissingInputError,
     UnknownInputError,
     did_you_mean,
 )
@@ -27,15 +26,18 @@ from ._loading import (
     save_folder,
     specs_from_index,
 )
+from ._percall import for_one_call
 from ._progress import progress_settings
 
 
 class _Report(NamedTuple):
     """For one set of present names: missing required inputs and the components needed, as
-    (block path, block class, name), from the plan of what will run."""
+    (block path, block class, name), and the params whose values are checked, from the plan of
+    what will run."""
 
     missing: list[tuple[str, str, str]]
     needs: list[tuple[str, str, str]]
+    params: list[tuple[str, str, Any]]
 
 
 class ModularPipeline:
@@ -61,6 +63,7 @@ class ModularPipeline:
         pretrained_model_name_or_path: str | os.PathLike[str] | None = None,
         **components: Any,
     ) -> None:
+        check_nesting(blocks)
         self._blocks = blocks
         self.family = family
         #: type name -> loader, from plugins' ``register_component_loaders`` (given by init_pipeline)
@@ -76,7 +79,7 @@ class ModularPipeline:
         # each pipeline owns its specs: loading records where a component came from in its spec
         specs = {name: _copy_spec(spec) for name, spec in specs.items()}
         #: values used for inputs the caller does not pass (from a spec file's [inputs])
-        self.default_inputs: dict[str, Any] = dict(blocks.__dict__.get("_spec_inputs", {}))
+        self.default_inputs: dict[str, Any] = dict(blocks.origin.spec_inputs)
         self.components = Components(specs, configs, owner=self)
         self._progress: dict[str, Any] = {}
         self._plans: dict[frozenset[str], _Report] = {}
@@ -98,7 +101,7 @@ class ModularPipeline:
             self._loaded_from_path = {n for n in self.components.names if self.components.get(n) is not None}
         if pretrained_model_name_or_path is not None:
             self._read_index(pretrained_model_name_or_path)  # diffusers' form: specs only
-        for name, how in blocks.__dict__.get("_spec_components", {}).items():
+        for name, how in blocks.origin.spec_components.items():
             self._load_from_spec_file(name, how)
         if components:
             self.update_components(**components)
@@ -184,7 +187,7 @@ class ModularPipeline:
                 spec.subfolder, spec.revision = name, None
                 spec.variant = variant
 
-    def _load_from_spec_file(self, name: str, how: dict[str, Any]) -> None:
+    def _load_from_spec_file(self, name: str, how: Mapping[str, Any]) -> None:
         specs = self.components.specs
         spec = specs.get(name)
         if spec is None:
@@ -195,9 +198,7 @@ class ModularPipeline:
         opts: dict[str, Any] = {"subfolder": how.get("subfolder"), "variant": how.get("variant")}
         dtype = how.get("dtype")
         if dtype is not None and is_model_class(spec.type_hint):
-            import torch
-
-            opts["torch_dtype"] = getattr(torch, dtype)
+            opts["torch_dtype"] = dtype_from_name(dtype)
         path = how.get("path")
         if (
             opts["subfolder"] is None
@@ -410,7 +411,7 @@ class ModularPipeline:
         if report is None:
             # conditional blocks that choose by value, not presence, need the values (no caching)
             runs = plan(self.blocks, dict.fromkeys(present, True) if values is None else values)
-            report = _Report(runs.missing_inputs(present), runs.needed_components())
+            report = _Report(runs.missing_inputs(present), runs.needed_components(), step_params(runs.steps))
             if runs.by_presence:
                 self._plans[present] = report
         return report
@@ -432,19 +433,20 @@ class ModularPipeline:
             raise UnknownInputError([(k, did_you_mean(k, accepted)) for k in unknown], sorted(accepted))
         blocks = self.blocks
         state.apply_caller_values(blocks.inputs, blocks.intermediate_inputs, kwargs)
-        present = frozenset(k for k, v in state._inputs.items() if v is not None) | frozenset(
-            k for k, v in state.intermediates.items() if v is not None
-        )
-        report = self._plan(present, state.values)
-        if report.missing:
-            raise MissingInputError(report.missing)
+        values = state.values
+        present = frozenset(k for k, v in values.items() if v is not None)
+        report = self._plan(present, values)
         comps = self.components
         absent = [need for need in report.needs if comps.get(need[2]) is None]
-        if absent:
-            raise MissingComponentError(absent)
+        given = {k: v for k, v in values.items() if v is not None}
+        raise_call_problems(report.missing, absent, invalid_values(report.params, given))
         try:
             with progress_settings(self._progress):
-                blocks(comps, state)
+                # stateful components (schedulers) are copied per call: concurrent calls are safe
+                blocks(for_one_call(comps), state)
+        except KeyboardInterrupt as exc:
+            keep_interrupted(exc, state)
+            raise
         except Exception as exc:
             err = annotate(exc, None, blocks, state)
             if err is exc:
