@@ -73,7 +73,7 @@ def validate(blocks: ModularPipelineBlocks) -> ValidationReport:
     produced = {o.name for step in every.steps for o in step.block.intermediate_outputs}
     defaults = {p.name: p.default for p in [*blocks.inputs, *blocks.intermediate_inputs] if p.name}
     for path, sub in every.choices:
-        for trigger, name in sub.trigger_branches():
+        for trigger, name in sub._trigger_branches():
             where = ".".join(p for p in (path, name) if p)
             if trigger not in accepted and trigger not in produced:
                 problems.append(

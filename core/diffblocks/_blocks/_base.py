@@ -160,8 +160,8 @@ class ModularPipelineBlocks:
         from ._multi import SequentialPipelineBlocks
         from ._plan import plan
 
-        chosen = plan(self, {**dict.fromkeys(names, True), **values})
-        return SequentialPipelineBlocks.from_blocks_dict(chosen.keyed_blocks())
+        runs = plan(self, {**dict.fromkeys(names, True), **values})
+        return SequentialPipelineBlocks.from_blocks_dict(runs.keyed_blocks())
 
     def validate(self) -> ValidationReport:
         """Check the data flow statically; raise CompositionError listing every problem.

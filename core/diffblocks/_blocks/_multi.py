@@ -18,6 +18,7 @@ from ._plan import At, Walk, plan
 
 _M = TypeVar("_M", bound="_MultiBlocks")
 
+
 def as_block(name: Any, value: Any) -> ModularPipelineBlocks:
     """Validate a sub-block name and turn a block class into an instance."""
     if not isinstance(name, str) or not name or "." in name:
@@ -314,7 +315,8 @@ class ConditionalPipelineBlocks(_MultiBlocks):
         for i, t in enumerate(self.block_trigger_inputs):
             if t is not None and not isinstance(t, str):
                 raise BlockDefinitionError(
-                    f"{cls}: block_trigger_inputs[{i}] is {t!r}; each trigger must be an input name (str)"
+                    f"{cls}: block_trigger_inputs[{i}] is {t!r}; each trigger must be an input "
+                    f"name (str) or None"
                 )
         default = self.default_block_name
         if default is not None and default not in self._sub_blocks:
@@ -334,7 +336,7 @@ class ConditionalPipelineBlocks(_MultiBlocks):
         """Whether the choice depends only on which trigger values are present (not None)."""
         return False
 
-    def choose(self, lookup: Callable[[str], Any]) -> tuple[str, ModularPipelineBlocks] | None:
+    def _choose(self, lookup: Callable[[str], Any]) -> tuple[str, ModularPipelineBlocks] | None:
         """The (name, block) that runs when ``lookup(name)`` gives each trigger's value, or None."""
         self._state()  # re-checks the structure after surgery
         kwargs = {t: lookup(t) for t in self.block_trigger_inputs if t is not None}
@@ -360,7 +362,7 @@ class ConditionalPipelineBlocks(_MultiBlocks):
             value = inter.get(key)
             return value if value is not None else inputs.get(key)
 
-        chosen = self.choose(lookup)
+        chosen = self._choose(lookup)
         if chosen is None:
             return components, state
         name, block = chosen
@@ -381,20 +383,19 @@ class ConditionalPipelineBlocks(_MultiBlocks):
     def _tag(self, index: int, name: str) -> str:
         return " [default]" if name == self.default_block_name else ""
 
-    def trigger_branches(self) -> list[tuple[str, str | None]]:
+    def _trigger_branches(self) -> list[tuple[str, str | None]]:
         """(trigger input, the sub-block it selects, or None where select_block decides)."""
         return [(t, None) for t in self.block_trigger_inputs if t is not None]
 
     def get_execution_blocks(self, *names: str, **values: Any) -> ModularPipelineBlocks | None:
         """The block chosen for these inputs (a leaf or loop as it is; a sequence resolved to
         the blocks that would run in it), or None when nothing would run."""
-        chosen = plan(self, {**dict.fromkeys(names, True), **values})
-        steps = chosen.steps
-        if not steps:
+        runs = plan(self, {**dict.fromkeys(names, True), **values})
+        if not runs.steps:
             return None
-        if len(steps) == 1 and not steps[0].key:
-            return steps[0].block
-        return SequentialPipelineBlocks.from_blocks_dict(chosen.keyed_blocks())
+        if len(runs.steps) == 1 and not runs.steps[0].key:
+            return runs.steps[0].block
+        return SequentialPipelineBlocks.from_blocks_dict(runs.keyed_blocks())
 
 
 class AutoPipelineBlocks(ConditionalPipelineBlocks):
@@ -407,17 +408,21 @@ class AutoPipelineBlocks(ConditionalPipelineBlocks):
     def _check_structure(self) -> None:
         triggers = list(self.block_trigger_inputs)
         cls = type(self).__name__
-        n = len(self._sub_blocks)
+        names = list(self._sub_blocks)
+        n = len(names)
         if type(self).default_block_name is not None:
             raise BlockDefinitionError(
                 f"{cls}: an AutoPipelineBlocks takes its default from block_trigger_inputs: put None "
                 f"as the last trigger (for the default block, listed last) instead of setting "
                 f"default_block_name"
             )
+        # an instance attribute, as in diffusers: the name of the block whose trigger is None
+        self.default_block_name = names[-1] if names and triggers and triggers[-1] is None else None
+        super()._check_structure()  # trigger types
         if len(triggers) != n:
             raise BlockDefinitionError(
                 f"{cls}: block_trigger_inputs has {len(triggers)} entries for {n} sub-blocks "
-                f"({', '.join(self._sub_blocks) or 'none'}); give one trigger input name per "
+                f"({', '.join(names) or 'none'}); give one trigger input name per "
                 f"sub-block, None for the default (last)"
             )
         for i, t in enumerate(triggers):
@@ -426,19 +431,12 @@ class AutoPipelineBlocks(ConditionalPipelineBlocks):
                     f"{cls}: block_trigger_inputs[{i}] is None but only the last entry may be None "
                     f"(the default block); move the default block to the end"
                 )
-            if t is not None and not isinstance(t, str):
-                raise BlockDefinitionError(
-                    f"{cls}: block_trigger_inputs[{i}] is {t!r}; each trigger must be an input "
-                    f"name (str) or None"
-                )
         dupes = sorted({t for t in triggers if t is not None and triggers.count(t) > 1})
         if dupes:
             raise BlockDefinitionError(
                 f"{cls}: trigger input(s) {dupes} are listed twice; the second block could never "
                 f"run. Give each sub-block its own trigger"
             )
-        # an instance attribute, as in diffusers: the name of the block whose trigger is None
-        self.default_block_name = list(self._sub_blocks)[-1] if triggers and triggers[-1] is None else None
 
     def select_block(self, **kwargs: Any) -> str | None:
         """The name of the first sub-block whose trigger value is not None; None if there is none."""
@@ -456,7 +454,7 @@ class AutoPipelineBlocks(ConditionalPipelineBlocks):
             return ""
         return " [default]" if triggers[index] is None else f" [trigger: {triggers[index]}]"
 
-    def trigger_branches(self) -> list[tuple[str, str | None]]:
+    def _trigger_branches(self) -> list[tuple[str, str | None]]:
         return [(t, name) for t, name in zip(self.block_trigger_inputs, self._sub_blocks) if t is not None]
 
 

@@ -127,7 +127,7 @@ class Walk:
             self.visit(sub, at.child(name))
 
     def one_of(self, block: Any, items: Iterable[tuple[str, ModularPipelineBlocks]], at: At) -> None:
-        """At most one of ``items`` runs; ``block.choose(lookup)`` says which, for given values."""
+        """At most one of ``items`` runs; ``block._choose(lookup)`` says which, for given values."""
         self.plan.choices.append((at.dotted, block))
         if self.values is None or self._inside:
             for name, sub in items:
@@ -135,7 +135,7 @@ class Walk:
             return
         if not block._selects_by_presence():
             self.plan.by_presence = False
-        chosen = block.choose(self.values.get)
+        chosen = block._choose(self.values.get)
         if chosen is not None:
             name, sub = chosen
             self.visit(sub, at.child(name, keyed=False))
