@@ -493,3 +493,29 @@ def test_named_workflows_resolve_to_the_blocks_that_run():
 def test_from_blocks_dict_takes_a_description():
     blocks = SequentialPipelineBlocks.from_blocks_dict({"a": leaf("A")}, description="Does A.")
     assert blocks.description == "Does A." and "Description: Does A." in repr(blocks)
+
+
+def test_a_choice_on_a_value_made_during_the_run_waits_for_the_run():
+    make = leaf("Make", outputs=[OutputParam("frames")], fn=lambda bs: setattr(bs, "frames", [1, 2, 3]))
+
+    class ByCount(ConditionalPipelineBlocks):
+        block_classes = [
+            type(
+                leaf("One", inputs=[InputParam("frames")], outputs=[OutputParam("route")], fn=_route("one"))
+            ),
+            type(
+                leaf("Many", inputs=[InputParam("frames")], outputs=[OutputParam("route")], fn=_route("many"))
+            ),
+        ]
+        block_names = ["one", "many"]
+        block_trigger_inputs = ["frames"]
+        default_block_name = "one"
+
+        def select_block(self, frames=None):
+            return "many" if frames is not None and len(frames) > 1 else None  # needs the real value
+
+    blocks = SequentialPipelineBlocks.from_blocks_dict({"make": make, "pick": ByCount()})
+    assert blocks.init_pipeline()(output="route") == "many"
+    # before any run, only "present" is known for frames: select_block fails, and says where
+    with pytest.raises(Exception, match=r"'pick' \(ByCount.select_block\) raised TypeError"):
+        blocks.get_execution_blocks()

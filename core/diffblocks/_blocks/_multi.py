@@ -340,7 +340,10 @@ class ConditionalPipelineBlocks(_MultiBlocks):
         """The (name, block) that runs when ``lookup(name)`` gives each trigger's value, or None."""
         self._state()  # re-checks the structure after surgery
         kwargs = {t: lookup(t) for t in self.block_trigger_inputs if t is not None}
-        name = self.select_block(**kwargs)
+        try:
+            name = self.select_block(**kwargs)
+        except Exception as exc:
+            raise BlockExecutionError(f"{type(self).__name__}.select_block", exc) from exc
         if name is None:
             name = self.default_block_name
             if name is None:

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .._model._errors import DiffblocksError
+
 if TYPE_CHECKING:
     from ._base import ModularPipelineBlocks
 
@@ -56,12 +58,15 @@ class Plan:
     """What the walk found. ``steps``: what runs, in order. ``nodes``: every block reached,
     depth first, multi-blocks and loop insides included, with its path. ``choices``: the
     conditional blocks reached, with their paths. ``by_presence``: every choice depended only on
-    which names were present, so the plan holds for any values with the same names present."""
+    which names were present, so the plan holds for any values with the same names present.
+    ``complete``: False when a conditional block could not choose before the run (see ``plan``);
+    ``steps`` then ends before it."""
 
     steps: list[Step] = field(default_factory=list)
     nodes: list[tuple[str, ModularPipelineBlocks]] = field(default_factory=list)
     choices: list[tuple[str, Any]] = field(default_factory=list)
     by_presence: bool = True
+    complete: bool = True
 
     def missing_inputs(self, given: Iterable[str]) -> list[tuple[str, str, str]]:
         """(path, class, name) of each required input that is neither in ``given`` nor
@@ -100,11 +105,13 @@ class Plan:
 class Walk:
     """The walk in progress; blocks call back one of ``whole``, ``in_order``, ``one_of``."""
 
-    def __init__(self, values: Mapping[str, Any] | None) -> None:
+    def __init__(self, values: Mapping[str, Any] | None, partial_ok: bool = False) -> None:
         # None: every branch; else what is known, outputs of planned steps added as they come
         self.values: dict[str, Any] | None = None if values is None else dict(values)
+        self.partial_ok = partial_ok
         self.plan = Plan()
         self._inside = 0  # > 0 while looking inside a loop: nodes only, no steps
+        self._unknown: set[str] = set()  # produced by planned steps: present, value not known
 
     def visit(self, block: ModularPipelineBlocks, at: At) -> None:
         self.plan.nodes.append((at.dotted, block))
@@ -120,6 +127,7 @@ class Walk:
             for name in block.output_names:
                 if values.get(name) is None:
                     values[name] = True  # present; its value is known only at run time
+                    self._unknown.add(name)
 
     def in_order(self, items: Iterable[tuple[str, ModularPipelineBlocks]], at: At) -> None:
         """Each of ``items`` runs, in order."""
@@ -135,7 +143,15 @@ class Walk:
             return
         if not block._selects_by_presence():
             self.plan.by_presence = False
-        chosen = block._choose(self.values.get)
+        try:
+            chosen = block._choose(self.values.get)
+        except DiffblocksError as err:
+            if self.partial_ok and self._unknown.intersection(block.block_trigger_inputs):
+                # select_block could not judge a placeholder for a value made during the run
+                raise _Unresolved from err
+            for part in reversed(at.path):
+                err._prepend(part)
+            raise
         if chosen is not None:
             name, sub = chosen
             self.visit(sub, at.child(name, keyed=False))
@@ -150,10 +166,26 @@ class Walk:
             self._inside -= 1
 
 
-def plan(block: ModularPipelineBlocks, values: Mapping[str, Any] | None = None) -> Plan:
-    """Walk ``block``: with ``values``, what runs for them; without, every branch."""
-    walk = Walk(values)
-    walk.visit(block, At())
+class _Unresolved(Exception):
+    """A conditional block cannot choose before the run; the plan ends there."""
+
+
+def plan(
+    block: ModularPipelineBlocks, values: Mapping[str, Any] | None = None, partial_ok: bool = False
+) -> Plan:
+    """Walk ``block``: with ``values``, what runs for them; without, every branch.
+
+    A value that a block produces during the run is known here only to be present (it stands as
+    True). A ``select_block`` that fails on such a stand-in raises, unless ``partial_ok``: then
+    the plan stops at that block, ``complete`` is False, and only the steps before it are listed
+    (the pipeline's checks before a run use this; the block chooses with real values later).
+    """
+    walk = Walk(values, partial_ok)
+    try:
+        walk.visit(block, At())
+    except _Unresolved:
+        walk.plan.complete = False
+        walk.plan.by_presence = False
     return walk.plan
 
 

@@ -410,7 +410,8 @@ class ModularPipeline:
         report = self._plans.get(present)
         if report is None:
             # conditional blocks that choose by value, not presence, need the values (no caching)
-            runs = plan(self.blocks, dict.fromkeys(present, True) if values is None else values)
+            known = dict.fromkeys(present, True) if values is None else values
+            runs = plan(self.blocks, known, partial_ok=True)
             report = _Report(runs.missing_inputs(present), runs.needed_components(), step_params(runs.steps))
             if runs.by_presence:
                 self._plans[present] = report
