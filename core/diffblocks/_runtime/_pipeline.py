@@ -198,7 +198,10 @@ class ModularPipeline:
         opts: dict[str, Any] = {"subfolder": how.get("subfolder"), "variant": how.get("variant")}
         dtype = how.get("dtype")
         if dtype is not None and is_model_class(spec.type_hint):
-            opts["torch_dtype"] = dtype_from_name(dtype)
+            try:
+                opts["torch_dtype"] = dtype_from_name(dtype)  # dtype names only, never a torch attribute
+            except ValueError as exc:
+                raise ComponentLoadError(f"[components.{name}]: {exc}") from None
         path = how.get("path")
         if (
             opts["subfolder"] is None
