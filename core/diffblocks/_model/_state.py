@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from ._checks import fresh
 from ._errors import did_you_mean
 
 if TYPE_CHECKING:
@@ -154,21 +155,21 @@ class PipelineState:
                                 f"not {type(spread).__name__}"
                             )
                         for key, value in spread.items():
-                            put(key, value, p.kwargs_type)
+                            put(key, fresh(value), p.kwargs_type)
                     continue
                 if name in given:
                     value = given.pop(name)
                     if value is not None:
-                        put(name, value, p.kwargs_type)
+                        put(name, fresh(value), p.kwargs_type)  # blocks never change the caller's objects
                         continue
                     self.discard(name)
                 if p.default is not None and self.get(name) is None:
-                    put(name, p.default, p.kwargs_type)
+                    put(name, fresh(p.default), p.kwargs_type)  # mutable defaults: fresh every run
         for name, value in given.items():
             if value is None:
                 self.discard(name)
             else:
-                self.set_input(name, value)
+                self.set_input(name, fresh(value))
         given.clear()
 
     def to_dict(self) -> dict[str, Any]:
