@@ -179,3 +179,10 @@ def test_broken_pipe_exits_quietly():
     proc.stderr.close()
     assert proc.wait(timeout=120) == 0
     assert stderr == ""
+
+
+def test_spec_file_inputs_are_checked_too(tmp_path):
+    spec = tmp_path / "p.toml"
+    spec.write_text('diffblocks_spec = 1\nworkflow = "example.arith"\n[inputs]\nvalue = nan\n')
+    message = fails("run", str(spec))  # the spec-file loader or the CLI, whichever sees it first
+    assert "value" in message and "nan is not a finite number" in message

@@ -46,20 +46,27 @@ def test_png_carries_its_record_and_from_png_runs_it_again(tmp_path):
 
 
 @pytest.mark.slow
-def test_spec_file_runs_record_the_spec(tmp_path):
+def test_spec_file_runs_record_the_spec_and_each_image_of_a_batch(tmp_path):
     spec = tmp_path / "shapes.toml"
-    spec.write_text('diffblocks_spec = 1\nworkflow = "shapes.text2img"\n[inputs]\nnum_inference_steps = 3\n')
-    first = tmp_path / "first.png"
-    out = cli("run", str(spec), "--set", PROMPT, "--seed", "5", "--out", str(first))
+    spec.write_text(
+        'diffblocks_spec = 1\nworkflow = "shapes.text2img"\n[inputs]\nnum_inference_steps = 3\nnum_images_per_prompt = 2\n'
+    )
+    (tmp_path / "first_0.png").write_text("in the way")
+    assert "first_0.png: a file of that name exists" in fails(
+        "run", str(spec), "--set", PROMPT, "--seed", "5", "--out", str(tmp_path / "first.png")
+    )
+    (tmp_path / "first_0.png").unlink()
+    out = cli("run", str(spec), "--set", PROMPT, "--seed", "5", "--out", str(tmp_path / "first.png"))
     assert out.returncode == 0, out.stderr
-    record = read_png_metadata(first)
+    record = read_png_metadata(tmp_path / "first_1.png")
     assert record["block"] is None and record["spec"]["workflow"] == "shapes.text2img"
-    assert record["spec"]["inputs"] == {"num_inference_steps": 3}
+    assert record["spec"]["inputs"] == {"num_inference_steps": 3, "num_images_per_prompt": 2}
+    assert record["image_index"] == 1
     spec.unlink()  # the PNG alone is enough
-    again = tmp_path / "again.png"
-    out = cli("run", "--from-png", str(first), "--out", str(again))
+    out = cli("run", "--from-png", str(tmp_path / "first_1.png"), "--out", str(tmp_path / "again.png"))
     assert out.returncode == 0, out.stderr
-    assert pixels(again) == pixels(first)
+    for i in (0, 1):
+        assert pixels(tmp_path / f"again_{i}.png") == pixels(tmp_path / f"first_{i}.png")
 
 
 @pytest.mark.slow

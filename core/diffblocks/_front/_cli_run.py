@@ -29,6 +29,7 @@ from ._cli_output import (
     refuse_text,
     write_tensors,
 )
+from ._png import generation_record
 
 #: Inputs that are counts or sizes wherever they appear (diffusers' names): positive integers.
 POSITIVE_INTS = ("num_inference_steps", "height", "width", "num_images_per_prompt", "batch_size")
@@ -236,38 +237,40 @@ def cmd_run(args: argparse.Namespace) -> int:
     if out is None:
         print(as_json(value, name))
         return 0
+    record = generation_record(
+        inputs={k: v for k, v in values.items() if k != "generator"},
+        seed=seed,
+        extra={"device": device, "output": name},
+        **source,
+    )
+    written, text = _write_output(value, name, out, record, args.force)
+    print(f"wrote {name} to {', '.join(map(str, written))}", file=sys.stderr)
+    if text is not None and args.output:
+        print(text)
+    return 0
+
+
+def _write_output(
+    value: Any, name: str, out: Path, record: dict[str, Any], force: bool
+) -> tuple[list[Path], str | None]:
+    """Write ``value`` by its kind; returns the files written and, for plain values, their JSON."""
     kind = kind_of_value(value)
     check_kind(out, kind, name)
-    if kind == "image":
-        from ._png import generation_record
-
-        images = list(value) if isinstance(value, (list, tuple)) else [value]
-        paths = image_paths(out, len(images))
-        for path in paths[1:]:
-            check_not_there(path, args.force)
-        base = generation_record(
-            inputs={k: v for k, v in values.items() if k != "generator"},
-            seed=seed,
-            extra={"device": device, "output": name},
-            **source,
-        )
-        written = [
-            atomic_write(
-                path, functools.partial(_write_image, image, record=base, index=i, many=len(images) > 1)
-            )
-            for i, (image, path) in enumerate(zip(images, paths))
-        ]
-        print(f"wrote {name} to {', '.join(map(str, written))}", file=sys.stderr)
-    elif kind == "tensor":
-        written_path = atomic_write(out, lambda tmp: write_tensors(value, tmp, name))
-        print(f"wrote {name} to {written_path}", file=sys.stderr)
-    else:
+    if kind == "tensor":
+        return [atomic_write(out, lambda tmp: write_tensors(value, tmp, name))], None
+    if kind == "json":
         text = as_json(value, name)
-        written_path = atomic_write(out, lambda tmp: tmp.write_text(text + "\n"))
-        print(f"wrote {name} to {written_path}", file=sys.stderr)
-        if args.output:
-            print(text)
-    return 0
+        return [atomic_write(out, lambda tmp: tmp.write_text(text + "\n"))], text
+    images = list(value) if isinstance(value, (list, tuple)) else [value]
+    paths = image_paths(out, len(images))
+    if len(paths) > 1:  # name_0.png, name_1.png, ...: none may exist (unless --force)
+        for path in paths:
+            check_not_there(path, force)
+    many = len(images) > 1
+    return [
+        atomic_write(path, functools.partial(_write_image, image, record=record, index=i, many=many))
+        for i, (image, path) in enumerate(zip(images, paths))
+    ], None
 
 
 def _write_image(image: Any, tmp: Path, *, record: dict[str, Any], index: int, many: bool) -> None:

@@ -4,6 +4,9 @@ Every image written by ``diffblocks run``, ``diffblocks batch`` and ``diffblocks
 ``diffblocks`` text chunk holding JSON: the block name or spec, the inputs, the seed, and the
 versions of diffblocks and of the plugins that were loaded. ``read_png_metadata`` gives it back, so
 ``diffblocks run --from-png FILE`` can run the same thing again.
+
+Writers add their own keys through ``extra``; ``diffblocks run`` adds ``device``, ``output`` (the
+output name) and, for one image of several, ``image_index``. Readers ignore keys they do not know.
 """
 
 from __future__ import annotations
