@@ -479,3 +479,19 @@ def test_init_with_a_folder_then_load_components_applies_the_options(tmp_path):
     assert eager.vae.dtype == torch.float32
     eager.load_components(torch_dtype=torch.float16)  # diffusers' next line gets what it asks for
     assert eager.vae.dtype == torch.float16
+
+
+def test_auto_offload_streams_a_model_larger_than_the_budget():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(*[torch.nn.Linear(16, 16) for _ in range(8)])  # 8 x 1088 bytes
+    x = torch.randn(2, 16)
+    expected = model(x)
+    manager = ComponentsManager()
+    model_id = manager.add("big", model)
+    manager.enable_auto_cpu_offload("cpu", memory_budget=4000)
+    for _ in range(2):
+        assert torch.equal(model(x), expected)
+    info = manager.get_model_info(model_id)
+    assert 0 < info["streamed_gb"] * 2**30 <= 4000  # what it takes on the device at most
+    manager.disable_auto_cpu_offload()
+    assert torch.equal(model(x), expected) and manager.get_model_info(model_id)["streamed_gb"] is None

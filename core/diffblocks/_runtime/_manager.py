@@ -23,6 +23,7 @@ INFO_FIELDS = (
     "execution_device",
     "device",
     "dtype",
+    "streamed_gb",
 )
 
 
@@ -259,16 +260,19 @@ class ComponentsManager:
         device: Any = "cuda",
         memory_reserve_margin: int | str = "3GB",
         memory_budget: int | str | None = None,
+        stream_large_models: bool = True,
     ) -> None:
         """Keep models on the CPU; move each to ``device`` when a block uses it.
 
         When the incoming model does not fit, the least recently used models on the device move
         back to the CPU first. It fits when ``memory_budget`` (bytes of models on the device at
         once, e.g. ``"8GB"``) allows, or, without a budget, when the device's free memory less
-        ``memory_reserve_margin`` (kept for activations) does. Models added later join in.
+        ``memory_reserve_margin`` (kept for activations) does. A model larger than all of that
+        room is streamed (``stream_large_models``): part of it stays, the rest moves in a group of
+        modules at a time as its forward runs. Models added later join in.
         """
         self.disable_auto_cpu_offload()
-        offload = AutoOffload(device, memory_reserve_margin, memory_budget)
+        offload = AutoOffload(device, memory_reserve_margin, memory_budget, stream_large_models)
         for cid, component in self.components.items():
             if _is_model(component):
                 offload.add(cid, component)
@@ -317,6 +321,7 @@ class ComponentsManager:
             first = next(iter(component.parameters()), None)
             peft = getattr(component, "peft_config", None)
             managed = self._offload is not None and self._offload.manages(component)
+            streamed = self._offload.streamed_footprint(component) if self._offload is not None else None
             info.update(
                 {
                     "size_gb": model_bytes(component) / 1024**3,
@@ -325,6 +330,8 @@ class ComponentsManager:
                     "execution_device": self._offload.device if managed and self._offload else None,
                     "device": first.device if first is not None else None,
                     "dtype": first.dtype if first is not None else None,
+                    # streamed by auto offload: the most it takes on the device at once
+                    "streamed_gb": streamed / 1024**3 if streamed else None,
                 }
             )
         if wanted is not None:

@@ -5,6 +5,8 @@ A model is *used* when a block takes it from ``components`` (``components.unet``
 moves in, the least recently used resident models move out until it fits: in a fixed budget when
 one is given, else in the device's free memory less a reserve margin.
 
+A model larger than all the room is streamed a group of modules at a time (``_stream.py``).
+
 Each model's weights keep one CPU copy (pinned when the device is CUDA, so copies in are fast and
 asynchronous). Moving a model out only points its parameters back at that copy, so nothing is
 copied back: weights are treated as read-only while offload is on (change them with it off).
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._components import model_bytes
+from ._stream import StreamedModel
 
 
 def parse_bytes(value: int | float | str) -> int:
@@ -40,13 +43,23 @@ class _Entry:
     size: int
     copies: dict[int, Any] = field(default_factory=dict)  # id(tensor) -> its CPU copy
     hook: Any = None
+    streamed: StreamedModel | None = None  # set when the model is larger than the room
+
+    @property
+    def footprint(self) -> int:
+        """Bytes it takes on the device while resident."""
+        return self.streamed.footprint if self.streamed is not None else self.size
 
 
 class AutoOffload:
     """Moves managed models between the CPU and ``device`` (see the module docstring)."""
 
     def __init__(
-        self, device: Any, memory_reserve_margin: int | str = "3GB", memory_budget: int | str | None = None
+        self,
+        device: Any,
+        memory_reserve_margin: int | str = "3GB",
+        memory_budget: int | str | None = None,
+        stream_large_models: bool = True,
     ) -> None:
         import torch
 
@@ -57,6 +70,7 @@ class AutoOffload:
         self.margin = parse_bytes(memory_reserve_margin)
         self.budget = parse_bytes(memory_budget) if memory_budget is not None else None
         self.pin = device.type == "cuda" and torch.cuda.is_available()
+        self.stream_large_models = stream_large_models
         self._entries: dict[int, _Entry] = {}
         self._resident: OrderedDict[int, None] = OrderedDict()  # least recently used first
         #: counts of moves in and out, for tests and benchmarks
@@ -82,6 +96,8 @@ class AutoOffload:
         self._resident.pop(id(model), None)
         if entry.hook is not None:
             entry.hook.remove()
+        if entry.streamed is not None:
+            entry.streamed.close()
 
     def close(self) -> None:
         """Move every model to the CPU and remove the hooks."""
@@ -93,6 +109,12 @@ class AutoOffload:
 
     def is_resident(self, model: Any) -> bool:
         return id(model) in self._resident
+
+    def streamed_footprint(self, model: Any) -> int | None:
+        """For a model streamed because it is larger than the room: the most bytes it takes on
+        the device at once; None for a model that moves whole."""
+        entry = self._entries.get(id(model))
+        return entry.streamed.footprint if entry is not None and entry.streamed is not None else None
 
     def resident_ids(self) -> list[str]:
         """Component ids on the device, least recently used first."""
@@ -108,6 +130,10 @@ class AutoOffload:
         entry = self._entries.get(key)
         if entry is None:
             return model
+        if entry.streamed is None and self.stream_large_models:
+            room = self.capacity()
+            if room is not None and entry.size > room:
+                entry.streamed = StreamedModel(self.device, entry.copies, model, room, self.pin)
         self._make_room(entry)
         self._to_device(entry)
         self._resident[key] = None
@@ -129,7 +155,7 @@ class AutoOffload:
     def available(self) -> int | None:
         """Bytes a model may still take on the device (None: unknown, never evict)."""
         if self.budget is not None:
-            return self.budget - sum(self._entries[k].size for k in self._resident)
+            return self.budget - self._resident_bytes()
         if self.device.type != "cuda":
             return None
         import torch
@@ -139,17 +165,25 @@ class AutoOffload:
         cached = torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device)
         return free + cached - self.margin
 
+    def _resident_bytes(self) -> int:
+        return sum(self._entries[k].footprint for k in self._resident)
+
+    def capacity(self) -> int | None:
+        """Bytes of models the device holds with nothing of ours on it (None: unknown)."""
+        room = self.available()
+        return None if room is None else room + self._resident_bytes()
+
     def _make_room(self, incoming: _Entry) -> None:
         room = self.available()
-        if room is None or incoming.size <= room:
+        if room is None or incoming.footprint <= room:
             return
         for key in list(self._resident):
             victim = self._entries[key]
             self._to_cpu(victim)
             del self._resident[key]
             self.evictions += 1
-            room += victim.size
-            if incoming.size <= room:
+            room += victim.footprint
+            if incoming.footprint <= room:
                 return
 
     # -- moves --------------------------------------------------------------------------------
@@ -157,6 +191,9 @@ class AutoOffload:
         return [(p, True) for p in model.parameters()] + [(b, False) for b in model.buffers()]
 
     def _to_device(self, entry: _Entry) -> None:
+        if entry.streamed is not None:
+            entry.streamed.onload()
+            return
         for tensor, _ in self._tensors(entry.model):
             copy = entry.copies.get(id(tensor))
             if copy is None:  # a tensor added since (e.g. an adapter): keep a CPU copy of it too
@@ -170,6 +207,8 @@ class AutoOffload:
                 # first time, or a buffer (which forward may update): copy what is there now
                 copy = entry.copies[id(tensor)] = self._cpu_copy(tensor.data)
             tensor.data = copy
+        if entry.streamed is not None:
+            entry.streamed.offloaded()
 
     def _cpu_copy(self, data: Any) -> Any:
         copy = data.to("cpu") if data.device.type != "cpu" else data
