@@ -23,28 +23,50 @@ class Group:
     module: Any
     tensors: list[Any]
     size: int
+    #: hooks on this module never fire (a ModuleList's own tensors): it must stay on the device
+    keep: bool = False
     on_device: bool = False
     event: Any = None  # a CUDA event while a prefetch is in flight
     hooks: list[Any] = field(default_factory=list)
 
 
+def _runs_forward(module: Any) -> bool:
+    """Whether calling code runs this module's forward (ModuleList and friends have none, so
+    hooks on them would never fire)."""
+    import torch
+
+    return type(module).forward is not torch.nn.Module.forward
+
+
 def split(model: Any, limit: int) -> list[Group]:
-    """Groups of at most ``limit`` bytes where the module tree allows, in registration order."""
+    """Groups of at most ``limit`` bytes where the module tree allows, in registration order.
+    A group is always a module whose forward runs; tensors that belong to no such module below
+    a split container form a group that is kept on the device."""
     groups: list[Group] = []
+
+    def nbytes(tensors: list[Any]) -> int:
+        return sum(t.numel() * t.element_size() for t in tensors)
 
     def visit(module: Any) -> None:
         size = model_bytes(module)
         if size == 0:
             return
         children = list(module.children())
-        if size <= limit or not children:
+        runs = _runs_forward(module)
+        if runs and (size <= limit or not children):
             groups.append(Group(module, [*module.parameters(), *module.buffers()], size))
             return
+        # split: the container's own tensors, and those of children without a forward of their
+        # own and nothing to split (a ParameterList), travel with the container
         direct = [*module.parameters(recurse=False), *module.buffers(recurse=False)]
-        if direct:  # a container's own tensors: a group of their own, hooked on the container
-            groups.append(Group(module, direct, sum(t.numel() * t.element_size() for t in direct)))
         for child in children:
-            visit(child)
+            if not _runs_forward(child) and not list(child.children()):
+                direct += [*child.parameters(), *child.buffers()]
+        if direct:
+            groups.append(Group(module, direct, nbytes(direct), keep=not runs))
+        for child in children:
+            if _runs_forward(child) or list(child.children()):
+                visit(child)
 
     visit(model)
     return groups
@@ -64,8 +86,9 @@ class StreamedModel:
         self.streamed: list[Group] = []
         used = 0
         for group in groups:
-            if not self.streamed and (not self.resident or used + group.size <= keep):
-                self.resident.append(group)  # the first group always stays: model.device
+            # the first group always stays (model.device reads it), and those no hook can move
+            if group.keep or (not self.streamed and (not self.resident or used + group.size <= keep)):
+                self.resident.append(group)
                 used += group.size
             else:
                 self.streamed.append(group)
