@@ -222,6 +222,12 @@ def test_manager_collection_keeps_one_component_per_name():
     new_id = manager.add("unet", Linear(1), collection="sd")
     assert old_id not in manager.components  # in no other collection: it leaves the manager
     assert manager.collections["sd"] == {new_id}
+    with pytest.warns(UserWarning, match="already held"):
+        manager.add("unet", manager.get(new_id), collection="refiner")  # same id, one more collection
+    manager.remove_from_collection(new_id, "sd")
+    assert new_id in manager.components  # still held by "refiner"
+    manager.remove_from_collection(new_id, "refiner")
+    assert new_id not in manager.components
 
 
 def test_manager_remove_forgets_the_component():

@@ -82,14 +82,17 @@ class ComponentsManager:
             members = self.collections.setdefault(collection, set())
             if component_id not in members:
                 for old in [cid for cid in members if self._name_of(cid) == name]:
-                    self._remove_from_collection(old, collection)
+                    self.remove_from_collection(old, collection)
                 members.add(component_id)
         if is_new and self._offload is not None and _is_model(component):
             self._offload.add(component_id, component)
         return component_id
 
-    def _remove_from_collection(self, component_id: str, collection: str) -> None:
-        # a component leaves the manager when the last collection holding it lets go
+    def remove_from_collection(self, component_id: str, collection: str) -> None:
+        """Take a component out of a collection; it leaves the manager when no collection holds it."""
+        if collection not in self.collections:
+            known = ", ".join(self.collections) or "(none)"
+            raise KeyError(f"no collection {collection!r} in this manager; it has: {known}")
         self.collections[collection].discard(component_id)
         if not any(component_id in ids for ids in self.collections.values()):
             self.remove(component_id)
