@@ -267,6 +267,46 @@ def test_one_pipeline_called_from_eight_threads_matches_sequential_results():
     assert pipe.scheduler.step_index is None
 
 
+class _Counter:
+    per_call_copy = True  # a component that keeps per-run state says so
+
+    def __init__(self) -> None:
+        self.steps: list[int] = []
+
+
+class _UsesStateful(PipelineBlock):
+    @property
+    def expected_components(self):
+        return [
+            ComponentSpec("counter", _Counter),
+            ComponentSpec("guider", "diffusers:ClassifierFreeGuidance"),
+        ]
+
+    @property
+    def intermediate_outputs(self):
+        return [OutputParam("seen")]
+
+    def __call__(self, components, state):
+        bs = self.get_block_state(state)
+        components.counter.steps.append(1)
+        components.guider.set_state(step=3, num_inference_steps=5, timestep=torch.tensor(1))
+        bs.seen = (len(components.counter.steps), components.guider._step)
+        self.set_block_state(state, bs)
+        return components, state
+
+
+def test_stateful_components_are_fresh_copies_in_every_call():
+    from diffusers import ClassifierFreeGuidance
+
+    counter, guider = _Counter(), ClassifierFreeGuidance()
+    pipe = SequentialPipelineBlocks.from_blocks_dict({"use": _UsesStateful()}).init_pipeline()
+    pipe.update_components(counter=counter, guider=guider)
+    assert pipe(output="seen") == (1, 3)
+    assert pipe(output="seen") == (1, 3)  # not (2, 3): the second call got its own copy
+    assert counter.steps == [] and guider._step is None
+    assert pipe.counter is counter and pipe.guider is guider
+
+
 # -- nesting -----------------------------------------------------------------------------------------
 def test_nesting_past_the_recursion_limit_is_a_clear_error():
     block = leaf("Deep", outputs=[OutputParam("out")], fn=lambda bs: setattr(bs, "out", 1))

@@ -10,13 +10,19 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+#: Classes (by name, anywhere in the MRO) whose objects keep per-run state: diffusers' guiders
+#: track the current step.
+_STATEFUL_BASES = frozenset({"SchedulerMixin", "BaseGuidance"})
+
 
 def is_stateful(value: Any) -> bool:
-    """Whether ``value`` changes while a pipeline runs: a scheduler (it has ``set_timesteps``)
-    that is not a model, or any object that says so with ``per_call_copy = True``."""
+    """Whether ``value`` changes while a pipeline runs: a scheduler (it has ``set_timesteps``) or
+    a guider that is not a model, or any object that says so with ``per_call_copy = True``."""
     if value is None or hasattr(value, "parameters"):
         return False
-    return bool(getattr(value, "per_call_copy", False)) or callable(getattr(value, "set_timesteps", None))
+    if getattr(value, "per_call_copy", False) or callable(getattr(value, "set_timesteps", None)):
+        return True
+    return any(cls.__name__ in _STATEFUL_BASES for cls in type(value).__mro__)
 
 
 def for_one_call(components: Any) -> Any:
