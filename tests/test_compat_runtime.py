@@ -146,6 +146,15 @@ def test_component_spec_takes_diffusers_keywords():
     assert spec.repo == "/models/sd"
     assert spec.load_id == "/models/sd|unet|fp16|main"
     assert ComponentSpec.decode_load_id(spec.load_id)["variant"] == "fp16"
+    same = ComponentSpec(
+        "unet",
+        diffusers.UNet2DConditionModel,
+        repo="/models/sd",
+        subfolder="unet",
+        variant="fp16",
+        revision="main",
+    )
+    assert same == spec and len({spec, same}) == 1  # hashable, as in diffusers
 
 
 def test_spec_create_builds_from_config_without_weights():

@@ -149,6 +149,10 @@ class ComponentSpec:
         self.revision = revision
         self.default_creation_method = default_creation_method
 
+    def __hash__(self) -> int:
+        # hashable as in diffusers; equal specs share name, load id and creation method
+        return hash((self.name, self.load_id, self.default_creation_method))
+
     @property
     def repo(self) -> str | os.PathLike[str] | None:
         """The older name of :attr:`pretrained_model_name_or_path` (both work)."""
