@@ -467,7 +467,7 @@ def test_print_pipe_shows_the_block_tree_and_loaded_components():
     pipe.update_components(vae=tiny_vae().to(torch.float16))
     text = repr(pipe)
     assert "schedule: Schedule" in text and "decode: Decode" in text
-    assert "vae: AutoencoderKL (float16, cpu," in text and "KB)" in text
+    assert "vae: AutoencoderKL (float16, cpu," in text and "KiB)" in text
     assert "scheduler: EulerDiscreteScheduler" in text and "scale = 2.0" in text
 
 

@@ -258,11 +258,12 @@ def describe_component(value: Any) -> str:
 
 
 def _human(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
+    """Bytes in binary units (KiB, MiB, GiB), as sizes of tensors are usually read."""
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.2f} {unit}"
-        size /= 1000
-    return f"{size:.2f} GB"
+        size /= 1024
+    return f"{size:.2f} GiB"
 
 
 __all__ = ["Components", "ConfigValues", "describe_component", "model_bytes"]

@@ -346,7 +346,7 @@ class ComponentsManager:
             return "ComponentsManager: no components"
         idw = max(12, *(len(cid) for cid in self.components))
         clw = max(12, *(len(type(c).__name__) for c in self.components.values()))
-        head = f"{'id':<{idw}} | {'class':<{clw}} | {'device':<14} | {'dtype':<9} | {'size (GB)':>9} | collection"
+        head = f"{'id':<{idw}} | {'class':<{clw}} | {'device':<14} | {'dtype':<9} | {'size (GiB)':>10} | collection"
         lines = ["ComponentsManager:", head, "-" * len(head)]
         for cid, comp in self.components.items():
             info = self.get_model_info(cid)
@@ -360,7 +360,7 @@ class ComponentsManager:
             else:
                 device, dtype, size = "-", "-", "-"
             lines.append(
-                f"{cid:<{idw}} | {info['class_name']:<{clw}} | {device:<14} | {dtype:<9} | {size:>9} | {colls}"
+                f"{cid:<{idw}} | {info['class_name']:<{clw}} | {device:<14} | {dtype:<9} | {size:>10} | {colls}"
             )
             if info.get("adapters"):
                 lines.append(f"{'':<{idw}}   adapters: {', '.join(info['adapters'])}")
