@@ -481,6 +481,7 @@ def test_components_public_api():
     vae = tiny_vae()
     comps.set("vae", vae)
     assert comps.get("vae") is vae and comps.get("scale") == 2.0
+    assert dict(**comps) == {"scheduler": comps.get("scheduler"), "vae": vae}  # as diffusers' dict
     with pytest.raises(KeyError, match="(?i)did you mean 'vae'"):
         comps.get("vea")
 

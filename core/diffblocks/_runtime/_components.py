@@ -47,11 +47,11 @@ class ConfigValues(Mapping[str, Any]):
 class Components:
     """A pipeline's components and configs, as blocks see them.
 
-    Blocks read ``components.unet`` (or ``components["unet"]``) and configs as
-    ``components.config.requires_safety`` (``components.requires_safety`` works too). Taking a
-    model this way is what counts as *using* it: with a :class:`ComponentsManager`'s auto CPU
-    offload on, the model is on the execution device when it is handed over. :meth:`get` reads a
-    value without that side effect. Plugins and front ends use the public methods here
+    Blocks read ``components.unet`` and configs as ``components.config.requires_safety``
+    (``components.requires_safety`` works too). Taking a model as an attribute is what counts as
+    *using* it: with a :class:`ComponentsManager`'s auto CPU offload on, the model is on the
+    execution device when it is handed over. :meth:`get`, ``components["unet"]`` and the
+    dict-like ``keys``/``values``/``items`` read values without that side effect. Plugins and front ends use the public methods here
     (:meth:`get`, :meth:`set`, :attr:`specs`, :attr:`names`, :attr:`config`), never the internals.
     """
 
@@ -132,6 +132,13 @@ class Components:
         """(name, value) of every component, loaded or not."""
         return list(self._values.items())
 
+    def keys(self) -> list[str]:
+        """Component names, so ``SomePipeline(**components)`` works."""
+        return list(self._values)
+
+    def values(self) -> list[Any]:
+        return list(self._values.values())
+
     def loaded(self) -> dict[str, Any]:
         """The components that are set (not None)."""
         return {n: v for n, v in self._values.items() if v is not None}
@@ -201,7 +208,10 @@ class Components:
             )
 
     def __getitem__(self, name: str) -> Any:
-        return getattr(self, name)
+        try:
+            return self.get(name)
+        except KeyError as exc:
+            raise KeyError(exc.args[0]) from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._values)
