@@ -1,0 +1,38 @@
+"""Block classes for registered names (imports diffusers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import diffusers
+
+from ._adapter import DiffusersAuto, DiffusersSequential, multi_class
+from ._names import AUTO, camel, family_key
+from ._table import TABLE
+
+
+def diffusers_node(family: str, name: str) -> Any:
+    """A fresh diffusers block for ``diffusers.<family>.<name>``."""
+    info = TABLE["families"][family]
+    auto = getattr(diffusers, info["blocks_class"])()
+    if name == AUTO:
+        return auto
+    if name in info["workflows"]:
+        return auto.get_workflow(name)
+    return auto.sub_blocks[name]
+
+
+def named_block_class(family: str, name: str) -> type:
+    """A class whose instances are ``diffusers.<family>.<name>``, built fresh each time."""
+    base: Any = multi_class(diffusers_node(family, name))
+
+    def __init__(self: Any) -> None:
+        base.__init__(self, diffusers_node(family, name))
+        if isinstance(self, (DiffusersSequential, DiffusersAuto)):
+            self.model_name = family_key(family)
+
+    return type(
+        f"{camel(family)}{camel(name)}",
+        (base,),
+        {"__init__": __init__, "__module__": "diffblocks_diffusers.blocks", "__qualname__": f"{family}.{name}"},
+    )
