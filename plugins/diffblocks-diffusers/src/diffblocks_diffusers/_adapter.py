@@ -44,9 +44,12 @@ def _family_of(block: Any) -> str | None:
 
 
 def convert_input(p: Any) -> InputParam:
+    # diffusers reads prompts as str or list[str] everywhere but declares some as plain `str`,
+    # while prompt enhancers declare `list`; widen so diffblocks' type check sees no conflict
+    hint = str | list[str] if p.type_hint is str else p.type_hint
     return InputParam(
         name=p.name,
-        type_hint=p.type_hint,
+        type_hint=hint,
         default=p.default,
         required=bool(p.required),
         description=p.description or "",

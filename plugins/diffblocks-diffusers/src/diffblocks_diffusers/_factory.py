@@ -31,8 +31,21 @@ def named_block_class(family: str, name: str) -> type:
         if isinstance(self, (DiffusersSequential, DiffusersAuto)):
             self.model_name = family_key(family)
 
+    info = TABLE["families"][family]
+    kind = "auto preset" if name == AUTO else "workflow" if name in info["workflows"] else "sub-block"
+    summary = f"diffusers {info['model_name']} {kind} {name!r} ({info['blocks_class']})"
+
+    def description(self: Any) -> str:
+        own = base.description.fget(self) if isinstance(base.description, property) else ""
+        return f"{summary}. {own}".strip() if own else summary
+
     return type(
         f"{camel(family)}{camel(name)}",
         (base,),
-        {"__init__": __init__, "__module__": "diffblocks_diffusers.blocks", "__qualname__": f"{family}.{name}"},
+        {
+            "__init__": __init__,
+            "description": property(description),
+            "__module__": "diffblocks_diffusers.blocks",
+            "__qualname__": f"{family}.{name}",
+        },
     )

@@ -1,0 +1,161 @@
+"""Tiny random components built from configs (no hub), shared by the tests and the benchmark's
+``--smoke`` mode. Tokenizers are written locally: a character-level CLIP BPE and word-level fast
+tokenizers for T5/UMT5/Qwen-style encoders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2/CLIP's reversible byte -> printable-character table."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, map(chr, cs)))
+
+
+def write_clip_tokenizer(folder: Path) -> Path:
+    """vocab.json + merges.txt of a character-level CLIP BPE tokenizer (written, not downloaded)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    chars = list(bytes_to_unicode().values())
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for c in chars:
+        vocab.setdefault(c, len(vocab))
+    for c in chars:
+        vocab.setdefault(c + "</w>", len(vocab))
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    return folder
+
+
+def clip_tokenizer(folder: Path, max_length: int = 77) -> Any:
+    from transformers import CLIPTokenizer
+
+    write_clip_tokenizer(folder)
+    return CLIPTokenizer(
+        vocab_file=str(folder / "vocab.json"), merges_file=str(folder / "merges.txt"), model_max_length=max_length
+    )
+
+
+def word_tokenizer(max_length: int = 64, vocab_size: int = 100) -> Any:
+    """A word-level fast tokenizer (ids < vocab_size), standing in for T5/UMT5/Qwen tokenizers."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    words = ["<pad>", "</s>", "<unk>"] + [f"w{i}" for i in range(vocab_size - 3)]
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", model_max_length=max_length
+    )
+
+
+# -- SDXL ------------------------------------------------------------------------------------
+def sdxl_components(folder: Path, *, large: bool = False, dtype: torch.dtype = torch.float32, device: str = "cpu") -> dict[str, Any]:
+    """SDXL-architecture UNet, VAE, two CLIP text encoders, tokenizers, Euler scheduler.
+
+    ``large`` builds the real SDXL sizes (for the GPU benchmark); otherwise the smallest that runs.
+    """
+    import diffusers
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    if large:
+        unet_cfg: dict[str, Any] = dict(
+            sample_size=128,
+            block_out_channels=(320, 640, 1280),
+            layers_per_block=2,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+            attention_head_dim=(5, 10, 20),
+            transformer_layers_per_block=(1, 2, 10),
+            cross_attention_dim=2048,
+            addition_time_embed_dim=256,
+            projection_class_embeddings_input_dim=2816,
+        )
+        vae_cfg: dict[str, Any] = dict(
+            block_out_channels=(128, 256, 512, 512),
+            layers_per_block=2,
+            sample_size=1024,
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
+            scaling_factor=0.13025,
+            force_upcast=False,
+        )
+        te1 = dict(hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12, vocab_size=49408)
+        te2 = dict(hidden_size=1280, intermediate_size=5120, num_attention_heads=20, num_hidden_layers=32, vocab_size=49408, projection_dim=1280)
+    else:
+        unet_cfg = dict(
+            sample_size=16,
+            block_out_channels=(32, 64),
+            layers_per_block=1,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            attention_head_dim=(2, 4),
+            transformer_layers_per_block=(1, 1),
+            cross_attention_dim=64,
+            addition_time_embed_dim=8,
+            projection_class_embeddings_input_dim=80,
+        )
+        vae_cfg = dict(
+            block_out_channels=(32, 64),
+            layers_per_block=1,
+            sample_size=32,
+            down_block_types=("DownEncoderBlock2D",) * 2,
+            up_block_types=("UpDecoderBlock2D",) * 2,
+        )
+        te1 = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, vocab_size=1000)
+        te2 = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, vocab_size=1000, projection_dim=32)
+    common = dict(bos_token_id=0, eos_token_id=1, pad_token_id=1, max_position_embeddings=77, hidden_act="gelu")
+    with torch.device(device):
+        torch.manual_seed(0)
+        unet = diffusers.UNet2DConditionModel(
+            in_channels=4, out_channels=4, use_linear_projection=True, addition_embed_type="text_time", **unet_cfg
+        )
+        torch.manual_seed(0)
+        vae = diffusers.AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, **vae_cfg)
+        torch.manual_seed(0)
+        text_encoder = CLIPTextModel(CLIPTextConfig(**common, **te1))
+        torch.manual_seed(0)
+        text_encoder_2 = CLIPTextModelWithProjection(CLIPTextConfig(**common, **te2))
+    models = {"unet": unet, "vae": vae, "text_encoder": text_encoder, "text_encoder_2": text_encoder_2}
+    models = {k: m.to(dtype).eval() for k, m in models.items()}
+    tokenizer = clip_tokenizer(folder / "tokenizer")
+    return {
+        **models,
+        "tokenizer": tokenizer,
+        "tokenizer_2": tokenizer,
+        "scheduler": diffusers.EulerDiscreteScheduler(
+            beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1, timestep_spacing="leading"
+        ),
+    }
+
+
+def fresh_scheduler(scheduler: Any) -> Any:
+    return type(scheduler).from_config(scheduler.config)
+
+
+def image(size: int = 32, seed: int = 0) -> Any:
+    """A deterministic RGB PIL image."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8))
+
+
+def mask(size: int = 32) -> Any:
+    from PIL import Image
+
+    m = Image.new("L", (size, size), 0)
+    m.paste(255, (size // 4, size // 4, 3 * size // 4, 3 * size // 4))
+    return m
