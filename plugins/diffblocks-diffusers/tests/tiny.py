@@ -159,3 +159,84 @@ def mask(size: int = 32) -> Any:
     m = Image.new("L", (size, size), 0)
     m.paste(255, (size // 4, size // 4, 3 * size // 4, 3 * size // 4))
     return m
+
+
+# -- Flux, Qwen-Image, Wan (the smallest configs that run) ----------------------------------
+def _seeded(fn: Any) -> Any:
+    torch.manual_seed(0)
+    return fn().eval()
+
+
+def flux_components(folder: Path) -> dict[str, Any]:
+    import diffusers
+    from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
+
+    clip = CLIPTextConfig(
+        bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32, intermediate_size=37,
+        num_attention_heads=4, num_hidden_layers=2, vocab_size=1000, max_position_embeddings=77,
+    )
+    t5 = T5Config(d_model=32, d_ff=37, d_kv=8, num_heads=4, num_layers=2, vocab_size=100, decoder_start_token_id=0)
+    return {
+        "transformer": _seeded(lambda: diffusers.FluxTransformer2DModel(
+            patch_size=1, in_channels=4, num_layers=1, num_single_layers=1, attention_head_dim=16,
+            num_attention_heads=2, joint_attention_dim=32, pooled_projection_dim=32, axes_dims_rope=[4, 4, 8],
+        )),
+        "vae": _seeded(lambda: diffusers.AutoencoderKL(
+            sample_size=32, in_channels=3, out_channels=3, block_out_channels=(4,), layers_per_block=1,
+            latent_channels=1, norm_num_groups=1, use_quant_conv=False, use_post_quant_conv=False,
+            shift_factor=0.0609, scaling_factor=1.5035,
+        )),
+        "text_encoder": _seeded(lambda: CLIPTextModel(clip)),
+        "text_encoder_2": _seeded(lambda: T5EncoderModel(t5)),
+        "tokenizer": clip_tokenizer(folder / "clip"),
+        "tokenizer_2": word_tokenizer(max_length=512),
+        "scheduler": diffusers.FlowMatchEulerDiscreteScheduler(),
+    }
+
+
+def qwenimage_components(folder: Path) -> dict[str, Any]:
+    import diffusers
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+    config = Qwen2_5_VLConfig(
+        text_config={
+            "hidden_size": 16, "intermediate_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
+            "num_key_value_heads": 2, "vocab_size": 1000, "rope_theta": 1000000.0,
+            "rope_scaling": {"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"},
+        },
+        vision_config={"depth": 2, "hidden_size": 16, "intermediate_size": 16, "num_heads": 2, "out_hidden_size": 16},
+        hidden_size=16, vocab_size=1000, vision_start_token_id=995, vision_end_token_id=996, vision_token_id=997, image_token_id=998, video_token_id=999,
+    )
+    return {
+        "transformer": _seeded(lambda: diffusers.QwenImageTransformer2DModel(
+            patch_size=2, in_channels=16, out_channels=4, num_layers=2, attention_head_dim=16,
+            num_attention_heads=3, joint_attention_dim=16, guidance_embeds=False, axes_dims_rope=(8, 4, 4),
+        )),
+        "vae": _seeded(lambda: diffusers.AutoencoderKLQwenImage(
+            base_dim=24, z_dim=4, dim_mult=[1, 2, 4], num_res_blocks=1, temperal_downsample=[False, True],
+            latents_mean=[0.0] * 4, latents_std=[1.0] * 4,
+        )),
+        "text_encoder": _seeded(lambda: Qwen2_5_VLForConditionalGeneration(config)),
+        "tokenizer": word_tokenizer(max_length=1024, vocab_size=990),
+        "scheduler": diffusers.FlowMatchEulerDiscreteScheduler(),
+    }
+
+
+def wan_components(folder: Path) -> dict[str, Any]:
+    import diffusers
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    umt5 = UMT5Config(d_model=32, d_ff=37, d_kv=8, num_heads=4, num_layers=2, vocab_size=100, decoder_start_token_id=0)
+    return {
+        "transformer": _seeded(lambda: diffusers.WanTransformer3DModel(
+            patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16, out_channels=16,
+            text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
+            qk_norm="rms_norm_across_heads", rope_max_seq_len=32,
+        )),
+        "vae": _seeded(lambda: diffusers.AutoencoderKLWan(
+            base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True],
+        )),
+        "text_encoder": _seeded(lambda: UMT5EncoderModel(umt5)),
+        "tokenizer": word_tokenizer(max_length=512),
+        "scheduler": diffusers.UniPCMultistepScheduler(flow_shift=3.0, prediction_type="flow_prediction", use_flow_sigmas=True),
+    }

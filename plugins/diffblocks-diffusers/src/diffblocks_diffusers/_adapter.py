@@ -219,6 +219,35 @@ def multi_class(block: Any) -> type[ModularPipelineBlocks]:
     return leaf_class(type(block))
 
 
+def _leaves_in_order(block: ModularPipelineBlocks) -> list[DiffusersBlock]:
+    if isinstance(block, DiffusersBlock):
+        return [block]
+    subs = getattr(block, "sub_blocks", None) or {}
+    return [leaf for sub in subs.values() for leaf in _leaves_in_order(sub)]
+
+
+def declare_rewrites(root: ModularPipelineBlocks) -> None:
+    """Declare the inputs diffusers' blocks rewrite in place as their outputs.
+
+    diffusers writes back any input a block rebinds (Wan's set_timesteps rewrites ``timesteps``
+    without declaring it as an output), so a later block may *require* a value only an earlier
+    block's input declares. For each required input that no earlier block outputs, the latest
+    earlier block reading it is taken to produce it, which is how diffusers runs it.
+    """
+    produced: set[str] = set()
+    readers: dict[str, DiffusersBlock] = {}
+    for leaf in _leaves_in_order(root):
+        for p in leaf.inputs:
+            if p.required and p.name and p.name not in produced and p.name in readers:
+                reader = readers[p.name]
+                reader._outputs.append(OutputParam(p.name, p.type_hint, f"{p.name}, as rewritten by this block"))
+                produced.add(p.name)
+        produced.update(o.name for o in leaf.intermediate_outputs)
+        readers.update({p.name: leaf for p in leaf.inputs if p.name})
+    if isinstance(root, (DiffusersSequential, DiffusersAuto)):
+        root.sub_blocks = dict(root.sub_blocks)  # type: ignore[assignment]  # re-aggregate
+
+
 def convert(block: Any) -> ModularPipelineBlocks:
     """Any diffusers block (class or instance) as a diffblocks block."""
     if isinstance(block, type):
@@ -226,6 +255,7 @@ def convert(block: Any) -> ModularPipelineBlocks:
     if not isinstance(block, dmp.ModularPipelineBlocks):
         raise TypeError(f"{block!r} is not a diffusers ModularPipelineBlocks")
     converted = multi_class(block)(block)  # type: ignore[call-arg]
+    declare_rewrites(converted)
     if not isinstance(converted, DiffusersBlock):
         fam = _family_of(block)
         if fam:

@@ -49,10 +49,19 @@ def view_for(components: Any, family: str | None, block: Any) -> DiffusersPipeli
 
 
 def sync(view: DiffusersPipeline, components: Any, names: list[str], configs: list[str]) -> None:
-    """Make the view's components and configs those of ``components`` (identity, not copies)."""
+    """Make the view's components and configs those of ``components`` (identity, not copies).
+
+    Every component of the diffblocks pipeline is passed, not only the block's declared ones:
+    some diffusers blocks read components they do not declare (Flux's set_timesteps reads
+    ``transformer.config``).
+    """
     if view is components:
         return
     held = view.__dict__
+    try:
+        names = list(dict.fromkeys([*names, *iter(components)]))
+    except TypeError:  # not iterable: only the declared names
+        pass
     for name in names:
         value = getattr(components, name, None)
         if held.get(name, _MISSING) is not value:

@@ -6,7 +6,7 @@ from typing import Any
 
 import diffusers
 
-from ._adapter import DiffusersAuto, DiffusersSequential, multi_class
+from ._adapter import DiffusersAuto, DiffusersSequential, declare_rewrites, multi_class
 from ._names import AUTO, camel, family_key
 from ._table import TABLE
 
@@ -28,6 +28,7 @@ def named_block_class(family: str, name: str) -> type:
 
     def __init__(self: Any) -> None:
         base.__init__(self, diffusers_node(family, name))
+        declare_rewrites(self)
         if isinstance(self, (DiffusersSequential, DiffusersAuto)):
             self.model_name = family_key(family)
 
