@@ -219,11 +219,12 @@ def multi_class(block: Any) -> type[ModularPipelineBlocks]:
     return leaf_class(type(block))
 
 
-def _leaves_in_order(block: ModularPipelineBlocks) -> list[DiffusersBlock]:
+def leaves(block: ModularPipelineBlocks) -> list[DiffusersBlock]:
+    """The DiffusersBlock leaves under ``block``, in run order (every branch of auto blocks)."""
     if isinstance(block, DiffusersBlock):
         return [block]
     subs = getattr(block, "sub_blocks", None) or {}
-    return [leaf for sub in subs.values() for leaf in _leaves_in_order(sub)]
+    return [leaf for sub in subs.values() for leaf in leaves(sub)]
 
 
 def declare_rewrites(root: ModularPipelineBlocks) -> None:
@@ -236,7 +237,7 @@ def declare_rewrites(root: ModularPipelineBlocks) -> None:
     """
     produced: set[str] = set()
     readers: dict[str, DiffusersBlock] = {}
-    for leaf in _leaves_in_order(root):
+    for leaf in leaves(root):
         for p in leaf.inputs:
             if p.required and p.name and p.name not in produced and p.name in readers:
                 reader = readers[p.name]

@@ -6,7 +6,7 @@ from typing import Any
 
 import diffusers
 
-from ._adapter import DiffusersAuto, DiffusersSequential, declare_rewrites, multi_class
+from ._adapter import DiffusersAuto, DiffusersSequential, declare_rewrites, leaves, multi_class
 from ._names import AUTO, camel, family_key
 from ._table import TABLE
 
@@ -29,6 +29,10 @@ def named_block_class(family: str, name: str) -> type:
     def __init__(self: Any) -> None:
         base.__init__(self, diffusers_node(family, name))
         declare_rewrites(self)
+        # the blocks run in the pipeline class of the family they are registered under (diffusers
+        # reuses blocks across families: wan-animate-2-distilled's say wan-animate-2)
+        for leaf in leaves(self):
+            leaf.family, leaf.model_name = family, family_key(family)
         if isinstance(self, (DiffusersSequential, DiffusersAuto)):
             self.model_name = family_key(family)
 
