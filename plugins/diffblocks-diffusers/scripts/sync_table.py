@@ -54,6 +54,19 @@ GUIDER_ALIASES = {
 }
 
 
+#: Names that diffblocks' static validation rejects although diffusers runs them (checked by
+#: test_every_name_composes_and_validates; listed in the docs).
+KNOWN_INVALID = {
+    "diffusers.hunyuan_video_1_5.image2video": "diffusers' declarations overwrite `image_embeds`, "
+    "`cond_latents_concat` and `mask_concat` before any block reads them (shadowed-output)",
+    "diffusers.qwenimage.decode": "standalone, its inpaint branch is triggered by `mask`, which only "
+    "the full pipeline produces (unreachable-branch); use it after a vae_encoder",
+    "diffusers.qwenimage_edit.decode": "as `diffusers.qwenimage.decode`",
+    "diffusers.qwenimage_edit_plus.auto": "`resized_image` is produced by text_encoder.resize and "
+    "again by vae_encoder.resize before it is read (shadowed-output)",
+}
+
+
 def _type_ref(hint: Any) -> str | None:
     """``"package:Class"`` when the top-level package exports the class, else ``"module:Class"``."""
     if not isinstance(hint, type):
@@ -218,7 +231,7 @@ def render_docs(data: dict[str, Any]) -> str:
         "",
         "```bash",
         "diffblocks blocks list | grep diffusers.stable_diffusion_xl",
-        "diffblocks run my_sdxl.toml --set prompt='a cat' --set guider='{\"type\": \"pag\", \"guidance_scale\": 5.0}'",
+        'diffblocks run my_sdxl.toml --set prompt=\'a cat\' --set guider=\'{"type": "pag", "guidance_scale": 5.0}\'',
         "```",
         "",
         "## Keeping the table in sync",
@@ -236,8 +249,8 @@ def render_docs(data: dict[str, Any]) -> str:
         "",
         "## Guiders",
         "",
-        "Blocks that use a `guider` component take an optional `guider` input: a name (`\"pag\"`), a table "
-        "with `type` and parameters (`{type = \"apg\", guidance_scale = 7.0}`), a table of parameters "
+        'Blocks that use a `guider` component take an optional `guider` input: a name (`"pag"`), a table '
+        'with `type` and parameters (`{type = "apg", guidance_scale = 7.0}`), a table of parameters '
         "only (they update the current guider's config), or a guider object.",
         "",
         "| guider | names | parameters |",
@@ -247,7 +260,40 @@ def render_docs(data: dict[str, Any]) -> str:
         names = ", ".join(f"`{a}`" for a in info["aliases"])
         params = ", ".join(f"`{k}={v!r}`" for k, v in info["params"].items())
         out.append(f"| `{cls_name}` | {names} | {params} |")
-    out += ["", "## Families", ""]
+    out += [
+        "",
+        "## How it runs",
+        "",
+        "- diffusers' `SequentialPipelineBlocks` and `AutoPipelineBlocks` become diffblocks ones with the "
+        "same sub-blocks and triggers, so validation, `get_execution_blocks`, errors and spec files see "
+        "the full tree. A pruned workflow's dotted names (`denoise.before_denoise.set_timesteps`) become "
+        "nested groups.",
+        "- Every other diffusers block (a step, a denoising loop, a `ConditionalPipelineBlocks` with its own "
+        "`select_block`) is one leaf that runs the diffusers object unchanged. It gets a diffusers "
+        "`PipelineState` built from diffblocks' state, and a real diffusers pipeline of the family's class "
+        "(built from configs, nothing loaded) that holds the very component objects of the diffblocks "
+        "pipeline. What the block sets or rebinds is written back to the intermediates, with its "
+        "`kwargs_type` tags.",
+        "- diffusers writes back inputs a block rebinds even when they are not declared outputs (Wan's "
+        "set_timesteps rewrites `timesteps`). When a later block requires such a value, the latest "
+        "earlier block reading it is declared to produce it, so validation before compute matches what "
+        "diffusers runs.",
+        "- SDXL's `StableDiffusionXLLoopDenoiser` is replaced inside the loop by a subclass that runs all "
+        "guidance batches as one UNet call when the guider does not hook the model (CFG, APG, CFG-Zero*, "
+        "tangential CFG...). PAG, skip-layer, SEG and auto guidance keep diffusers' per-batch path.",
+        "",
+        "## Known limitations",
+        "",
+    ]
+    out += [f"- `{name}`: {why}." for name, why in KNOWN_INVALID.items()]
+    out += [
+        "- Conditional blocks with a custom `select_block` run as one leaf: validation sees the union of "
+        "their branches' declarations.",
+        "- Wan's text encoder cleans prompts with `ftfy`, which diffusers imports only when it is installed.",
+        "",
+        "## Families",
+        "",
+    ]
     out += ["| family | diffusers model | workflows | sub-blocks |", "| --- | --- | --- | --- |"]
     for fam, info in fams.items():
         wfs = ", ".join(f"`{w}`" for w in info["workflows"]) or "(auto only)"
@@ -271,7 +317,9 @@ def render_docs(data: dict[str, Any]) -> str:
         comps = ", ".join(f"`{c['name']}`" for c in info["components"])
         out += ["", f"Components: {comps}."]
         if info["configs"]:
-            out.append("Configs: " + ", ".join(f"`{c['name']}={c['default']!r}`" for c in info["configs"]) + ".")
+            out.append(
+                "Configs: " + ", ".join(f"`{c['name']}={c['default']!r}`" for c in info["configs"]) + "."
+            )
     return "\n".join(out) + "\n"
 
 

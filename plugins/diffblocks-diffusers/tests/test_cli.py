@@ -69,23 +69,43 @@ def test_spec_file_with_diffusers_workflow_runs_from_the_cli(
 
     assert main(["validate", str(spec)]) == 0
     code = main(
-        ["run", str(spec), "--set", "prompt=a cat", "--set", 'guider={"guidance_scale": 5.0}', "--seed", "0", "--output", "image_mean"]
+        [
+            "run",
+            str(spec),
+            "--set",
+            "prompt=a cat",
+            "--set",
+            'guider={"guidance_scale": 5.0}',
+            "--seed",
+            "0",
+            "--output",
+            "image_mean",
+        ]
     )
     assert code == 0, capsys.readouterr().err
     got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
     reference = diffusers.StableDiffusionXLAutoBlocks().get_workflow("text2image").init_pipeline()
-    reference.update_components(**with_fresh_scheduler(sdxl), guider=diffusers.ClassifierFreeGuidance(guidance_scale=5.0))
+    reference.update_components(
+        **with_fresh_scheduler(sdxl), guider=diffusers.ClassifierFreeGuidance(guidance_scale=5.0)
+    )
     images = reference(
-        prompt="a cat", num_inference_steps=2, height=32, width=32, output_type="pt",
-        generator=torch.Generator().manual_seed(0), output="images",
+        prompt="a cat",
+        num_inference_steps=2,
+        height=32,
+        width=32,
+        output_type="pt",
+        generator=torch.Generator().manual_seed(0),
+        output="images",
     )
     assert abs(got - float(images.mean())) <= 1e-5
 
 
 def test_saved_spec_round_trips(stats_block: str, tmp_path: Path) -> None:
     blocks = diffblocks.compose(["diffusers.stable_diffusion_xl.text2image", stats_block])
-    path = diffblocks.save_spec(blocks, tmp_path / "s.toml", inputs={"guider": {"type": "apg", "guidance_scale": 6.0}})
+    path = diffblocks.save_spec(
+        blocks, tmp_path / "s.toml", inputs={"guider": {"type": "apg", "guidance_scale": 6.0}}
+    )
     text = path.read_text()
     assert '"diffusers.stable_diffusion_xl.text2image"' in text and "diffblocks-diffusers" in text
     again = diffblocks.load_spec(path)

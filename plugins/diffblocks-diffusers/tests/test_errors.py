@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import diffblocks_diffusers
 import pytest
 import torch
 from conftest import with_fresh_scheduler
@@ -15,8 +16,6 @@ from diffblocks import (
     MissingInputError,
     compose,
 )
-
-import diffblocks_diffusers
 
 KW = dict(num_inference_steps=2, height=32, width=32, output_type="pt")
 

@@ -8,14 +8,15 @@ from typing import Any
 
 import diffusers
 import pytest
+import tiny
 import torch
 from conftest import max_diff, with_fresh_scheduler
 from diffblocks import compose
 
-import tiny
 
-
-def _both(name: str, blocks_class: str, workflow: str | None, components: dict[str, Any], **kw: Any) -> tuple[Any, Any]:
+def _both(
+    name: str, blocks_class: str, workflow: str | None, components: dict[str, Any], **kw: Any
+) -> tuple[Any, Any]:
     ours = compose(name).init_pipeline()
     ours.update_components(**with_fresh_scheduler(components))
     blocks = getattr(diffusers, blocks_class)()
@@ -28,7 +29,9 @@ def _both(name: str, blocks_class: str, workflow: str | None, components: dict[s
 
 def test_flux_text2image(tmp_path: Path) -> None:
     kw = dict(prompt="a cat", num_inference_steps=2, height=32, width=32, output_type="pt")
-    a, b = _both("diffusers.flux.text2image", "FluxAutoBlocks", "text2image", tiny.flux_components(tmp_path), **kw)
+    a, b = _both(
+        "diffusers.flux.text2image", "FluxAutoBlocks", "text2image", tiny.flux_components(tmp_path), **kw
+    )
     assert a.get("images").shape == (1, 3, 32, 32)
     assert max_diff(a.get("images"), b.get("images")) <= 1e-4
 

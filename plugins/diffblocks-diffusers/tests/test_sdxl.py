@@ -6,11 +6,10 @@ from typing import Any
 
 import diffusers
 import pytest
+import tiny
 import torch
 from conftest import max_diff, with_fresh_scheduler
 from diffblocks import compose
-
-import tiny
 
 STEPS = 2
 PROMPT = "a cat"
@@ -91,8 +90,15 @@ def test_cfg_runs_one_unet_call_per_step(sdxl: dict[str, Any]) -> None:
 def test_guider_by_name_matches_diffusers_guider(sdxl: dict[str, Any], guider: Any, expected: Any) -> None:
     kw = _inputs("text2image")
     if expected is None:  # PAG hooks the UNet: diffblocks keeps diffusers' per-batch path
-        guider = {"type": "pag", "guidance_scale": 5.0, "perturbed_guidance_scale": 2.0, "perturbed_guidance_layers": ["mid"]}
-        expected = diffusers.PerturbedAttentionGuidance(guidance_scale=5.0, perturbed_guidance_scale=2.0, perturbed_guidance_layers=["mid"])
+        guider = {
+            "type": "pag",
+            "guidance_scale": 5.0,
+            "perturbed_guidance_scale": 2.0,
+            "perturbed_guidance_layers": ["mid"],
+        }
+        expected = diffusers.PerturbedAttentionGuidance(
+            guidance_scale=5.0, perturbed_guidance_scale=2.0, perturbed_guidance_layers=["mid"]
+        )
     ours = run_ours("diffusers.stable_diffusion_xl.text2image", sdxl, guider=guider, **kw)
     theirs = run_modular("text2image", {**sdxl, "guider": expected}, **kw)
     plain = run_ours("diffusers.stable_diffusion_xl.text2image", sdxl, **kw)

@@ -55,7 +55,10 @@ def test_listing_imports_neither_diffusers_nor_torch(data: dict[str, Any], sync:
 
 def test_cli_lists_names_unimported() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "diffblocks.cli", "blocks", "list", "--json"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "diffblocks.cli", "blocks", "list", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     rows = {r["name"]: r for r in json.loads(out.stdout)}
     row = rows["diffusers.flux.text2image"]
@@ -79,18 +82,9 @@ def test_installed_entry_points_match_table(data: dict[str, Any], sync: Any) -> 
         for ep in entry_points(group="diffblocks.blocks")
         if ep.dist is not None and ep.dist.metadata["Name"] == "diffblocks-diffusers"
     }
-    assert installed == set(sync.entry_points(data)), "reinstall the plugin: pip install --no-deps --force-reinstall plugins/diffblocks-diffusers"
-
-
-# Known to fail diffblocks' static validation although diffusers runs them (see the report in
-# docs/families/diffusers.md): diffusers' declarations overwrite an output before it is read, or a
-# standalone decode step's branch is triggered by a value only the full pipeline produces.
-KNOWN_INVALID = {
-    "diffusers.hunyuan_video_1_5.image2video",
-    "diffusers.qwenimage.decode",
-    "diffusers.qwenimage_edit.decode",
-    "diffusers.qwenimage_edit_plus.auto",
-}
+    assert installed == set(sync.entry_points(data)), (
+        "reinstall the plugin: pip install --no-deps --force-reinstall plugins/diffblocks-diffusers"
+    )
 
 
 def test_every_name_composes_and_validates(sync: Any, data: dict[str, Any]) -> None:
@@ -108,4 +102,4 @@ def test_every_name_composes_and_validates(sync: Any, data: dict[str, Any]) -> N
                 failed.add(name)
                 continue
             assert blocks.model_name == "diffusers." + name.split(".")[1]
-    assert failed == KNOWN_INVALID
+    assert failed == set(sync.KNOWN_INVALID)

@@ -99,9 +99,7 @@ class DiffusersBlock(PipelineBlock):
         self._inputs = inputs
         self._outputs = [convert_output(o) for o in block.intermediate_outputs]
         self._components = components
-        self._configs = [
-            ConfigSpec(c.name, c.default, c.description or "") for c in block.expected_configs
-        ]
+        self._configs = [ConfigSpec(c.name, c.default, c.description or "") for c in block.expected_configs]
         self._kwargs_types = list(
             dict.fromkeys(p.kwargs_type for p in inputs if p.name is None and p.kwargs_type)
         )
@@ -129,9 +127,7 @@ class DiffusersBlock(PipelineBlock):
     def __call__(self, components: Any, state: Any) -> tuple[Any, Any]:
         block = self.diffusers_block
         view = _bridge.view_for(components, self.family, block)
-        _bridge.sync(
-            view, components, [c.name for c in self._components], [c.name for c in self._configs]
-        )
+        _bridge.sync(view, components, [c.name for c in self._components], [c.name for c in self._configs])
         if isinstance(block, dmp.LoopSequentialPipelineBlocks) and not hasattr(block, "_progress_bar_config"):
             block.set_progress_bar_config(disable=_bridge.progress_disabled(), leave=False)
         with torch.no_grad():
@@ -241,7 +237,9 @@ def declare_rewrites(root: ModularPipelineBlocks) -> None:
         for p in leaf.inputs:
             if p.required and p.name and p.name not in produced and p.name in readers:
                 reader = readers[p.name]
-                reader._outputs.append(OutputParam(p.name, p.type_hint, f"{p.name}, as rewritten by this block"))
+                reader._outputs.append(
+                    OutputParam(p.name, p.type_hint, f"{p.name}, as rewritten by this block")
+                )
                 produced.add(p.name)
         produced.update(o.name for o in leaf.intermediate_outputs)
         readers.update({p.name: leaf for p in leaf.inputs if p.name})

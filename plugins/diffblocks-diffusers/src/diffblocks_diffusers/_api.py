@@ -17,7 +17,9 @@ class UnknownWorkflowError(BlockNotFoundError):
     def __init__(self, family: str, name: str, choices: list[str]) -> None:
         close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
         super().__init__(
-            block_name(family, name), [block_name(family, c) for c in close], [block_name(family, c) for c in choices]
+            block_name(family, name),
+            [block_name(family, c) for c in close],
+            [block_name(family, c) for c in choices],
         )
         self.family, self.workflow, self.choices, self.close_names = family, name, choices, close
 

@@ -30,9 +30,7 @@ def guider_class_name(kind: str) -> str:
         return names[key]
     close = difflib.get_close_matches(key, list(names), n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise ValueError(
-        f"guider {kind!r} is not a diffusers guider.{hint} Known: {', '.join(sorted(names))}"
-    )
+    raise ValueError(f"guider {kind!r} is not a diffusers guider.{hint} Known: {', '.join(sorted(names))}")
 
 
 def _check_params(cls_name: str, params: dict[str, Any]) -> None:
@@ -44,8 +42,7 @@ def _check_params(cls_name: str, params: dict[str, Any]) -> None:
             close = difflib.get_close_matches(k, list(known), n=1)
             hints.append(repr(k) + (f" (did you mean {close[0]!r}?)" if close else ""))
         raise ValueError(
-            f"guider {cls_name} has no parameter {', '.join(hints)}; its parameters are: "
-            f"{', '.join(known)}"
+            f"guider {cls_name} has no parameter {', '.join(hints)}; its parameters are: {', '.join(known)}"
         )
 
 
