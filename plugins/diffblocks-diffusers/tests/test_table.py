@@ -103,3 +103,34 @@ def test_every_name_composes_and_validates(sync: Any, data: dict[str, Any]) -> N
                 continue
             assert blocks.model_name == "diffusers." + name.split(".")[1]
     assert failed == set(sync.KNOWN_INVALID)
+
+
+def test_families_are_registered_with_specs(data: dict[str, Any]) -> None:
+    from diffblocks import get_family
+    from diffblocks_diffusers.pipeline import DiffusersModularPipeline
+
+    family = get_family("diffusers.stable_diffusion_xl")
+    assert family.workflows["text2image"] == "diffusers.stable_diffusion_xl.text2image"
+    assert {"unet", "vae", "text_encoder_2", "guider"} <= {c.name for c in family.components}
+    assert family.component_spec("guider").default_creation_method == "from_config"  # type: ignore[union-attr]
+    assert {c.name for c in family.configs} == {"force_zeros_for_empty_prompt", "requires_aesthetics_score"}
+    assert family.resolve_pipeline_class() is DiffusersModularPipeline
+
+
+def test_every_family_preset_becomes_a_pipeline(data: dict[str, Any], sync: Any) -> None:
+    """Every family's components are created from their configs as diffusers creates them."""
+    import warnings
+
+    from diffblocks import compose
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for fam in data["families"]:
+            if f"diffusers.{fam}.auto" in sync.KNOWN_INVALID:
+                continue
+            pipe = compose(f"diffusers.{fam}.auto").init_pipeline()
+            created = {n for n, v in pipe.components.items() if v is not None}
+            expected = {
+                c["name"] for c in data["families"][fam]["components"] if c["method"] == "from_config"
+            }
+            assert created == expected, fam
