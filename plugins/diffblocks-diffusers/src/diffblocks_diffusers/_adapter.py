@@ -124,6 +124,12 @@ class DiffusersBlock(PipelineBlock):
     def expected_configs(self) -> list[ConfigSpec]:
         return self._configs
 
+    def _config_names(self) -> list[str]:
+        # the family's configs too: diffusers blocks may read configs they do not declare
+        family = TABLE["families"].get(self.family or "", {})
+        names = [c.name for c in self._configs] + [c["name"] for c in family.get("configs", [])]
+        return list(dict.fromkeys(names))
+
     def __call__(self, components: Any, state: Any) -> tuple[Any, Any]:
         block = self.diffusers_block
         view = _bridge.view_for(components, self.family, block)

@@ -68,7 +68,9 @@ def sync(view: DiffusersPipeline, components: Any, names: list[str], configs: li
             setattr(view, name, value)
     changed = {}
     for name in configs:
-        value = getattr(components, name, None)
+        value = getattr(components, name, _MISSING)
+        if value is _MISSING:  # the diffblocks pipeline does not hold it: keep diffusers' default
+            continue
         if view.config.get(name, _MISSING) != value:
             changed[name] = value
     if changed:
