@@ -133,7 +133,7 @@ class DiffusersBlock(PipelineBlock):
     def __call__(self, components: Any, state: Any) -> tuple[Any, Any]:
         block = self.diffusers_block
         view = _bridge.view_for(components, self.family, block)
-        _bridge.sync(view, components, [c.name for c in self._components], [c.name for c in self._configs])
+        _bridge.sync(view, components, [c.name for c in self._components], self._config_names())
         if isinstance(block, dmp.LoopSequentialPipelineBlocks) and not hasattr(block, "_progress_bar_config"):
             block.set_progress_bar_config(disable=_bridge.progress_disabled(), leave=False)
         with torch.no_grad():
