@@ -88,3 +88,14 @@ def test_failure_keeps_partial_state_and_names_the_path(sdxl: dict[str, Any]) ->
     latents = err.state.get("latents")
     assert latents is not None and latents.shape == (1, 4, 16, 16)
     assert err.state.get("prompt_embeds") is not None
+
+
+def test_adapt_any_diffusers_block() -> None:
+    import diffusers
+
+    blocks = diffblocks_diffusers.adapt(diffusers.StableDiffusionXLAutoBlocks().get_workflow("text2image"))
+    assert list(blocks.sub_blocks) == ["text_encoder", "denoise", "decode"]
+    assert blocks.model_name == "diffusers.stable_diffusion_xl"
+    assert "prompt" in blocks.input_names and "images" in blocks.output_names
+    assert "guider" in blocks.input_names  # guider by name on blocks that use one
+    blocks.validate()
