@@ -117,9 +117,13 @@ def make_runners(
 
 
 def max_abs(a: torch.Tensor | None, b: torch.Tensor | None) -> float | None:
+    """Max abs difference over the pixels finite in both (None if there are none): random fp16
+    weights may overflow somewhere, and NaN would not be valid JSON."""
     if a is None or b is None:
         return None
-    return float((a.float() - b.float()).abs().max())
+    diff = (a.float() - b.float()).abs()
+    finite = torch.isfinite(diff)
+    return float(diff[finite].max()) if bool(finite.any()) else None
 
 
 def main() -> int:
