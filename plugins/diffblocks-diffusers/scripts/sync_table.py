@@ -264,7 +264,8 @@ def render_docs(data: dict[str, Any]) -> str:
         "",
         "## Guiders",
         "",
-        'Blocks that use a `guider` component take an optional `guider` input: a name (`"pag"`), a table '
+        "Blocks that use a guider component (`guider`; also `guider_2` or `audio_guider` where a family "
+        'has them) take an optional input of the same name: a name (`"pag"`), a table '
         'with `type` and parameters (`{type = "apg", guidance_scale = 7.0}`), a table of parameters '
         "only (they update the current guider's config), or a guider object.",
         "",

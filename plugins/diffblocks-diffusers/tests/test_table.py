@@ -88,14 +88,17 @@ def test_installed_entry_points_match_table(data: dict[str, Any], sync: Any) -> 
 
 
 def test_every_name_composes_and_validates(sync: Any, data: dict[str, Any]) -> None:
+    """Every name keeps the block contract, composes, and passes validation (but the known few)."""
     import warnings
 
-    from diffblocks import CompositionError, compose
+    from diffblocks import CompositionError, compose, get_block
+    from diffblocks.testing import check_block
 
     failed = set()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name, _ in sync.entry_points(data):
+            check_block(get_block(name), name=name)
             try:
                 blocks = compose(name)
             except CompositionError:

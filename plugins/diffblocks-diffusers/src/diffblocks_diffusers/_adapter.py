@@ -22,6 +22,7 @@ from diffblocks import (
     PipelineBlock,
     SequentialPipelineBlocks,
 )
+from diffusers.guiders.guider_utils import BaseGuidance
 from diffusers.modular_pipelines import modular_pipeline as dmp
 
 from . import _bridge
@@ -94,7 +95,12 @@ class DiffusersBlock(PipelineBlock):
         inputs = [convert_input(p) for p in block.inputs]
         names = {p.name for p in inputs}
         components = [convert_component(c) for c in block.expected_components]
-        self._guider_names = [c.name for c in components if c.name in ("guider",) and c.name not in names]
+        # every guider component (guider, guider_2, audio_guider...) can be chosen per call by name
+        self._guider_names = [
+            c.name
+            for c in components
+            if isinstance(c.type_hint, type) and issubclass(c.type_hint, BaseGuidance) and c.name not in names
+        ]
         inputs += [InputParam(n, None, description=GUIDER_DOC) for n in self._guider_names]
         self._inputs = inputs
         self._outputs = [convert_output(o) for o in block.intermediate_outputs]
