@@ -93,7 +93,7 @@ def make_runners(
 ) -> dict[str, Callable[[], Any]]:
     import diffusers
     from diffblocks import compose
-    from tiny import fresh_scheduler
+    from diffusers_tiny import fresh_scheduler
 
     def fresh() -> dict[str, Any]:
         return {**comps, "scheduler": fresh_scheduler(comps["scheduler"])}
@@ -135,7 +135,7 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="CPU, tiny configs, 2 steps, 1 repeat")
     args = parser.parse_args()
 
-    from tiny import sdxl_components
+    from diffusers_tiny import sdxl_components
 
     folder = Path(tempfile.mkdtemp())
     if args.smoke:

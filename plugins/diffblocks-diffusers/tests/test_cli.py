@@ -12,9 +12,9 @@ import diffblocks
 import diffusers
 import pytest
 import torch
-from conftest import with_fresh_scheduler
 from diffblocks import InputParam, OutputParam, PipelineBlock
 from diffblocks.cli import main
+from diffusers_tiny import with_fresh_scheduler
 
 
 class ImageStats(PipelineBlock):

@@ -8,7 +8,6 @@ from typing import Any
 import diffblocks_diffusers
 import pytest
 import torch
-from conftest import with_fresh_scheduler
 from diffblocks import (
     BlockExecutionError,
     CompositionError,
@@ -16,6 +15,7 @@ from diffblocks import (
     MissingInputError,
     compose,
 )
+from diffusers_tiny import with_fresh_scheduler
 
 KW = dict(num_inference_steps=2, height=32, width=32, output_type="pt")
 

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import diffusers
+import diffusers_tiny as tiny
 import pytest
-import tiny
 import torch
-from conftest import max_diff, with_fresh_scheduler
 from diffblocks import compose
+from diffusers_tiny import max_diff, with_fresh_scheduler
 
 
 def _both(

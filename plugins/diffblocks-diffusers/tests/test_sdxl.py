@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import diffusers
+import diffusers_tiny as tiny
 import pytest
-import tiny
 import torch
-from conftest import max_diff, with_fresh_scheduler
 from diffblocks import compose
+from diffusers_tiny import max_diff, with_fresh_scheduler
 
 STEPS = 2
 PROMPT = "a cat"

@@ -328,3 +328,12 @@ def wan_components(folder: Path) -> dict[str, Any]:
             flow_shift=3.0, prediction_type="flow_prediction", use_flow_sigmas=True
         ),
     }
+
+
+def with_fresh_scheduler(components: dict[str, Any]) -> dict[str, Any]:
+    """The components with a new scheduler of the same config (schedulers keep state)."""
+    return {**components, "scheduler": fresh_scheduler(components["scheduler"])}
+
+
+def max_diff(a: Any, b: Any) -> float:
+    return float((a.float() - b.float()).abs().max())
