@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (test arguments named after the imported `sdxl` fixture)
 """A mixed pipeline by name from a spec file, through `diffblocks run`: diffusers' SDXL
 text2image followed by a post-processing block of another distribution, with a guider set on the
 command line."""
@@ -14,6 +15,7 @@ import pytest
 import torch
 from diffblocks import InputParam, OutputParam, PipelineBlock
 from diffblocks.cli import main
+from diffusers_fixtures import sdxl  # noqa: F401  (the fixture, shared without a conftest.py)
 from diffusers_tiny import with_fresh_scheduler
 
 

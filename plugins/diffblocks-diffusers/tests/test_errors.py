@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (test arguments named after the imported `sdxl` fixture)
 """Bad input: did-you-mean for workflows, missing inputs/components named before compute,
 partial state kept on failure."""
 
@@ -15,6 +16,7 @@ from diffblocks import (
     MissingInputError,
     compose,
 )
+from diffusers_fixtures import sdxl  # noqa: F401  (the fixture, shared without a conftest.py)
 from diffusers_tiny import with_fresh_scheduler
 
 KW = dict(num_inference_steps=2, height=32, width=32, output_type="pt")

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (test arguments named after the imported `sdxl` fixture)
 """SDXL through diffblocks: parity with diffusers' ModularPipeline and classic pipeline."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import diffusers_tiny as tiny
 import pytest
 import torch
 from diffblocks import compose
+from diffusers_fixtures import sdxl  # noqa: F401  (the fixture, shared without a conftest.py)
 from diffusers_tiny import max_diff, with_fresh_scheduler
 
 STEPS = 2
