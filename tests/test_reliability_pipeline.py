@@ -235,6 +235,7 @@ def test_interrupted_loop_keeps_finished_iterations(raise_what):
 
 
 # -- threads ---------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_one_pipeline_called_from_eight_threads_matches_sequential_results():
     pipe = get_block("shapes.text2img").init_pipeline()
     prompts = ["a red circle", "a blue square", "a green triangle", "a yellow circle"] * 2

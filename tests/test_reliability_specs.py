@@ -111,10 +111,10 @@ def test_component_paths_must_stay_inside_the_spec_files_folder(tmp_path, path, 
     err = problems(spec)
     assert [(p.code, p.path, p.param) for p in err.problems] == [(code, "components.unet", key)]
     assert repr(path) in str(err)  # names the path as written
-    # the CLI says the same, without a traceback
-    out = cli("run", str(spec), "--set", "prompt=a red circle")
-    assert out.returncode != 0 and "Traceback" not in out.stderr
-    assert str(spec) in out.stderr and "components.unet" in out.stderr and code in out.stderr
+    if path == "link":  # the CLI says the same, without a traceback (one case: subprocesses are slow)
+        out = cli("run", str(spec), "--set", "prompt=a red circle")
+        assert out.returncode != 0 and "Traceback" not in out.stderr
+        assert str(spec) in out.stderr and "components.unet" in out.stderr and code in out.stderr
 
 
 def test_component_root_widens_where_paths_may_point(tmp_path):
@@ -163,9 +163,10 @@ def test_hostile_content_is_one_clear_error_with_file_and_location(tmp_path, nam
     spec = write(tmp_path / name, text)
     err = problems(spec)
     assert err.codes[0] == code and err.problems[0].path.startswith(where)
-    out = cli("validate", str(spec))
-    assert out.returncode == 1 and "Traceback" not in out.stderr
-    assert str(spec) in out.stderr and code in out.stderr
+    if name in ("deep.toml", "digits.json", "nan.json"):  # the CLI too (a few: subprocesses are slow)
+        out = cli("validate", str(spec))
+        assert out.returncode == 1 and "Traceback" not in out.stderr
+        assert str(spec) in out.stderr and code in out.stderr
 
 
 @pytest.mark.parametrize(
@@ -193,8 +194,9 @@ def test_invalid_utf8_names_the_file(tmp_path, ext):
     spec.write_bytes(b'diffblocks_spec = 1\nworkflow = "example.arith"\n# caf\xe9\n')
     err = problems(spec)
     assert err.codes == ["encoding"] and "line 3" in err.problems[0].path and "UTF-8" in str(err)
-    out = cli("validate", str(spec))
-    assert out.returncode == 1 and str(spec) in out.stderr and "Traceback" not in out.stderr
+    if ext == "toml":
+        out = cli("validate", str(spec))
+        assert out.returncode == 1 and str(spec) in out.stderr and "Traceback" not in out.stderr
 
 
 # -- validate runs run's checks --------------------------------------------------------------------
