@@ -120,6 +120,7 @@ class ModularPipeline:
         ``modular_model_index.json`` (or ``model_index.json``); nothing is loaded until
         :meth:`load_components`, as in diffusers. ``blocks`` are required: diffblocks never imports
         code from a model folder (``trust_remote_code=True`` is refused); blocks come from plugins.
+        Called on ``ModularPipeline`` itself, the blocks' model family picks the pipeline class.
         """
         if trust_remote_code:
             raise ComponentLoadError(
@@ -139,13 +140,16 @@ class ModularPipeline:
                 f"a folder's class names; pass the blocks (e.g. get_block('<name>')) or call "
                 f"blocks.init_pipeline(folder)"
             )
-        return cls(
-            blocks,
+        options = dict(
             components_manager=components_manager,
             collection=collection,
             pretrained_model_name_or_path=where,
             **kwargs,
         )
+        if cls is ModularPipeline:
+            # through init_pipeline: the blocks' family picks its pipeline class, plugins' loaders come
+            return blocks.init_pipeline(**options)
+        return cls(blocks, **options)
 
     def _read_index(self, folder: str | os.PathLike[str]) -> None:
         """Take component specs and config values from a folder's index (nothing is loaded)."""

@@ -1,0 +1,41 @@
+"""A Stable Diffusion pipeline saved with save_pretrained and read back with from_pretrained:
+diffusers 0.42's modular folder layout, the family's pipeline class, the same images."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+from conftest import fresh_scheduler
+from diffblocks import ModularPipeline, get_block
+
+
+def run(pipe):
+    return pipe(
+        prompt="a cat",
+        num_inference_steps=2,
+        height=32,
+        width=32,
+        generator=torch.Generator().manual_seed(0),
+        output_type="np",
+        show_progress=False,
+        output="images",
+    )
+
+
+def test_save_pretrained_then_from_pretrained_gives_the_same_images(components, tmp_path):
+    pipe = get_block("sd.text2img").init_pipeline()
+    pipe.update_components(**{**components, "scheduler": fresh_scheduler(components["scheduler"])})
+    expected = run(pipe)
+    pipe.save_pretrained(tmp_path)
+    index = json.loads((tmp_path / "modular_model_index.json").read_text())
+    assert index["unet"][:2] == ["diffusers", "UNet2DConditionModel"]
+    assert index["text_encoder"][:2] == ["transformers", "CLIPTextModel"]
+    assert (tmp_path / "unet" / "diffusion_pytorch_model.safetensors").is_file()
+
+    again = ModularPipeline.from_pretrained(tmp_path, blocks=get_block("sd.text2img"))
+    assert type(again).__name__ == "StableDiffusionModularPipeline"  # the family's class
+    assert again.null_component_names  # nothing loaded before load_components()
+    again.load_components()
+    np.testing.assert_allclose(run(again), expected, atol=1e-6)
