@@ -143,6 +143,7 @@ def save_folder(
     specs: Mapping[str, ComponentSpec],
     configs: Mapping[str, Any],
     blocks_class_name: str,
+    blocks_name: str | None = None,
     variant: str | None = None,
     max_shard_size: int | str | None = None,
 ) -> dict[str, Any]:
@@ -160,6 +161,8 @@ def save_folder(
         "_diffblocks_version": __version__,
         "_blocks_class_name": blocks_class_name,
     }
+    if blocks_name is not None:
+        index["_diffblocks_blocks"] = blocks_name  # the registered name, for from_pretrained's hint
     for name, spec in specs.items():
         if spec.default_creation_method != "from_pretrained":
             continue

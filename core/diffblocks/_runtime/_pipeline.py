@@ -23,6 +23,7 @@ from ._loading import (
     index_component_names,
     is_model_class,
     load_component,
+    read_index,
     save_folder,
     specs_from_index,
 )
@@ -135,10 +136,12 @@ class ModularPipeline:
                 f"download it first, then pass the folder"
             )
         if blocks is None:
+            modular, _ = read_index(where)
+            name = (modular or {}).get("_diffblocks_blocks") or "<name>"
             raise ComponentLoadError(
                 f"from_pretrained({where!r}) needs blocks=...: diffblocks does not build blocks from "
-                f"a folder's class names; pass the blocks (e.g. get_block('<name>')) or call "
-                f"blocks.init_pipeline(folder)"
+                f"a folder's class names; pass them, e.g. from_pretrained(folder, "
+                f"blocks=get_block({name!r}))"
             )
         options = dict(
             components_manager=components_manager,
@@ -181,6 +184,7 @@ class ModularPipeline:
             comps.specs,
             dict(comps.config),
             type(self._blocks).__name__,
+            blocks_name=self._blocks.origin.registered_name,
             variant=variant,
             max_shard_size=max_shard_size,
         )

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 from conftest import fresh_scheduler
-from diffblocks import ModularPipeline, get_block
+from diffblocks import ComponentLoadError, ModularPipeline, get_block
 
 
 def run(pipe):
@@ -33,6 +34,8 @@ def test_save_pretrained_then_from_pretrained_gives_the_same_images(components, 
     assert index["unet"][:2] == ["diffusers", "UNet2DConditionModel"]
     assert index["text_encoder"][:2] == ["transformers", "CLIPTextModel"]
     assert (tmp_path / "unet" / "diffusion_pytorch_model.safetensors").is_file()
+    with pytest.raises(ComponentLoadError, match=r"blocks=get_block\('sd.text2img'\)"):
+        ModularPipeline.from_pretrained(tmp_path)  # the hint names the registered blocks
 
     again = ModularPipeline.from_pretrained(tmp_path, blocks=get_block("sd.text2img"))
     assert type(again).__name__ == "StableDiffusionModularPipeline"  # the family's class
