@@ -44,9 +44,9 @@ from ._plugins._registry import (
     list_plugins,
     use_registry,
 )
+from ._runtime._denoise import DenoiseLoopBlocks, SchedulerStepBlock, combine_guidance, scheduler_step_kwargs
 from ._runtime._manager import ComponentsManager
 from ._runtime._pipeline import Components, ModularPipeline
-from ._runtime._denoise import DenoiseLoopBlocks, SchedulerStepBlock, combine_guidance, scheduler_step_kwargs
 from ._runtime._progress import progress_bar
 
 #: The registry in use (installed plugins, plus run-time registrations); see ``use_registry``.
