@@ -80,13 +80,14 @@ CASES: list[tuple[Any, list[Any], list[Any]]] = [
     (str, ["a"], [1, ["a"]]),
     (list, [[1]], [(1,), "ab"]),
     (dict, [{"a": 1}], [[("a", 1)]]),
-    (tuple, [(1, 2)], [[1, 2]]),
+    (tuple, [(1, 2), [1, 2]], ["ab", 3]),  # lists too: spec files and JSON have no tuples
     (Optional[int], [4], ["4"]),  # noqa: UP045 (typing.Optional itself is under test)
     (Union[int, str], [4, "4"], [4.5]),  # noqa: UP007 (typing.Union itself is under test)
     (int | list[int], [1, [1, 2]], [[1, "2"]]),
     (list[str], [["a", "b"]], [["a", 2]]),
     (dict[str, float], [{"a": 1.0}], [{"a": "x"}]),
-    (tuple[int, str], [(1, "a")], [(1, 2), (1,)]),
+    (tuple[int, str], [(1, "a"), [1, "a"]], [(1, 2), (1.5,)]),
+    (tuple[int] | None, [(0, 0)], [("0", 0)]),  # diffusers' hint for "a tuple of ints"
     (tuple[int, ...], [(1, 2, 3), ()], [(1, "2")]),
     (Sequence[str], [["a"], ("a", "b")], [["a", 1], 3]),
     ("Mapping[str, int]", [{"a": 1}], [{"a": "1"}]),

@@ -58,6 +58,8 @@ _GENERIC_NAMES: dict[str, type] = {
     "Set": set,
 }
 _NAME = re.compile(r"^[A-Za-z_][\w.:]*$")
+#: A tuple hint also takes a list: spec files, JSON and the command line have no tuples.
+_TUPLE_LIKE = (tuple, list)
 
 
 def _is_int(value: Any) -> bool:
@@ -76,6 +78,8 @@ def _of_type(cls: type) -> _Hint:
         return _Hint(_is_real, "float")
     if cls is complex:
         return _Hint(lambda v: isinstance(v, numbers.Number) and not isinstance(v, bool), "complex")
+    if cls is tuple:
+        return _Hint(lambda v: isinstance(v, _TUPLE_LIKE), "tuple")
     return _Hint(lambda v: isinstance(v, cls), cls.__qualname__)
 
 
@@ -121,20 +125,23 @@ def _container(origin: type, args: Sequence[_Hint | None], text: str) -> _Hint:
         return _Hint(ok_dict, text)
     if origin is tuple and args and not (len(args) == 2 and args[1] is _ELLIPSIS):
         fixed = list(args)
+        any_item = _union(fixed)
 
         def ok_tuple(v: Any) -> bool:
-            return (
-                isinstance(v, tuple)
-                and len(v) == len(fixed)
-                and all(h is None or h.ok(x) for h, x in zip(fixed, v))
-            )
+            if not isinstance(v, _TUPLE_LIKE):
+                return False
+            if len(v) == len(fixed):
+                return all(h is None or h.ok(x) for h, x in zip(fixed, v))
+            # lengths are not checked: hints like diffusers' `tuple[int]` mean "a tuple of ints"
+            return any_item is None or all(any_item.ok(x) for x in v)
 
         return _Hint(ok_tuple, text)
+    accepted: type | tuple[type, ...] = _TUPLE_LIKE if origin is tuple else origin
     item = args[0] if args else None
 
     def ok_items(v: Any) -> bool:
         # a variadic tuple[int, ...] checks its items like a list
-        return isinstance(v, origin) and (
+        return isinstance(v, accepted) and (
             item is None or all(item.ok(x) for x in typing.cast(Iterable[Any], v))
         )
 
@@ -335,15 +342,34 @@ def raise_call_problems(
         raise InvalidInputError(invalid)
 
 
+_CONSTRAINTS = ("choices", "ge", "gt", "le", "lt")
+
+
 def step_params(steps: Iterable[Any]) -> list[tuple[str, str, Any]]:
     """(path, block class, InputParam) for the inputs of every step of a plan (each with
-    ``.path`` and ``.block``), to check values against once per call."""
-    return [
-        (step.path, type(step.block).__name__, p)
-        for step in steps
-        for p in [*step.block.inputs, *step.block.intermediate_inputs]
-        if p.name
-    ]
+    ``.path`` and ``.block``), to check values against once per call.
+
+    Only params that declare something checkable are kept, and each distinct (name, constraints)
+    once, at the first block that declares it: the same value against the same constraints gives
+    the same answer, so a chain of blocks sharing an input costs one check per call, not one per
+    block (this list is built once per plan and walked on every call).
+    """
+    kept: list[tuple[str, str, Any]] = []
+    seen: set[tuple[Any, ...]] = set()
+    for step in steps:
+        for p in [*step.block.inputs, *step.block.intermediate_inputs]:
+            constraints = (p.type_hint, *(getattr(p, c, None) for c in _CONSTRAINTS))
+            if not p.name or all(c is None for c in constraints):
+                continue
+            try:
+                key: tuple[Any, ...] = (p.name, *constraints)
+                hash(key)
+            except TypeError:  # an unhashable hint or choice list: keep it, unshared
+                key = (p.name, id(p))
+            if key not in seen:
+                seen.add(key)
+                kept.append((step.path, type(step.block).__name__, p))
+    return kept
 
 
 def invalid_values(
