@@ -15,5 +15,5 @@ class DiffusersModularPipeline(ModularPipeline):
         for name, value in self.components.items():
             if value is not None and hasattr(value, "to") and hasattr(value, "parameters"):
                 kwargs = {k: v for k, v in (("device", device), ("dtype", dtype)) if v is not None}
-                self.components._values[name] = value.to(**kwargs)
+                self.components.set(name, value.to(**kwargs))
         return self
