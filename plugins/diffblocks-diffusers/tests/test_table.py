@@ -115,7 +115,8 @@ def test_families_are_registered_with_specs(data: dict[str, Any]) -> None:
     family = get_family("diffusers.stable_diffusion_xl")
     assert family.workflows["text2image"] == "diffusers.stable_diffusion_xl.text2image"
     assert {"unet", "vae", "text_encoder_2", "guider"} <= {c.name for c in family.components}
-    assert family.component_spec("guider").default_creation_method == "from_config"  # type: ignore[union-attr]
+    specs = {c.name: c for c in family.components}
+    assert specs["guider"].default_creation_method == "from_config"
     assert {c.name for c in family.configs} == {"force_zeros_for_empty_prompt", "requires_aesthetics_score"}
     assert family.resolve_pipeline_class() is DiffusersModularPipeline
 
