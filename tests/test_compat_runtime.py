@@ -297,6 +297,12 @@ def test_auto_offload_evicts_the_least_recently_used_when_short_of_memory():
     assert pipe.components.get("a").weight.sum().item() == 100.0  # weights intact after the moves
 
 
+def test_reading_a_model_outside_a_block_does_not_move_it():
+    pipe, manager = offload_pipeline(budget=1000)
+    assert pipe.a is pipe.components.get("a") is pipe.components["a"]
+    assert manager.auto_offload.loads == 0
+
+
 def test_auto_offload_moves_a_model_whose_forward_runs():
     manager = ComponentsManager()
     model = Linear(3)

@@ -476,10 +476,15 @@ class ModularPipeline:
         return render_doc(self._blocks)
 
     def __getattr__(self, name: str) -> Any:
-        # pipe.unet as a shortcut for pipe.components.unet
+        # pipe.unet as a shortcut for pipe.components.get("unet"): reading a component here (user
+        # code, a pipeline class's property like vae_scale_factor) does not move it under auto
+        # offload; blocks take models through `components`, which does
         if name.startswith("_") or name in ("blocks", "components"):
             raise AttributeError(name)
-        return getattr(self.components, name)
+        components = self.components
+        if name in components.names:
+            return components.get(name)
+        return getattr(components, name)
 
     def __repr__(self) -> str:
         """The block tree, then each component (class; for models dtype, device and size)."""
