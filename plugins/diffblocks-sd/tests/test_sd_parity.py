@@ -10,6 +10,8 @@ from diffblocks import get_block
 
 SCHEDULERS = ["DDIMScheduler", "EulerDiscreteScheduler"]
 TOL = 1e-4
+# diffusers pipelines side by side on the CPU: the second phase of the README's test command
+pytestmark = pytest.mark.slow
 
 
 def ours(name, comps, **kwargs):

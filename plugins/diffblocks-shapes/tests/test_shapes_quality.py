@@ -10,6 +10,8 @@ from diffblocks_shapes.data import COLOURS, SHAPES, render
 from diffblocks_shapes.quality import classify, score
 
 PROMPTS = [f"a {c} {s}" for c in COLOURS for s in SHAPES]
+# runs the model on many prompts: the second phase of the README's test command
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
