@@ -260,12 +260,13 @@ class ComponentsManager:
 
     def enable_auto_cpu_offload(
         self,
-        device: Any = "cuda",
+        device: Any = None,
         memory_reserve_margin: int | str = "3GB",
         memory_budget: int | str | None = None,
         stream_large_models: bool = True,
     ) -> None:
-        """Keep models on the CPU; move each to ``device`` when a block uses it.
+        """Keep models on the CPU; move each to ``device`` (default: the GPU if there is one, else
+        the CPU) when a block uses it.
 
         When the incoming model does not fit, the least recently used models on the device move
         back to the CPU first. It fits when ``memory_budget`` (bytes of models on the device at

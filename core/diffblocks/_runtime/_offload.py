@@ -63,6 +63,8 @@ class AutoOffload:
     ) -> None:
         import torch
 
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
         device = torch.device(device)
         if device.type == "cuda" and device.index is None and torch.cuda.is_available():
             device = torch.device("cuda", torch.cuda.current_device())
