@@ -124,3 +124,17 @@ def test_pipeline_doc_and_repr():
     pipe = chain().init_pipeline()
     assert pipe.doc == pipe.blocks.doc
     assert "ModularPipeline(" in repr(pipe)
+
+
+def test_repr_shows_nested_blocks_indented_and_the_manager():
+    from diffblocks import ComponentsManager
+
+    inner = SequentialPipelineBlocks.from_blocks_dict(
+        {"one": adder("x", 1, "One"), "two": adder("x", 2, "Two")}
+    )
+    outer = SequentialPipelineBlocks.from_blocks_dict({"first": adder("x", 1, "Zero"), "inner": inner})
+    text = repr(outer.init_pipeline(components_manager=ComponentsManager(), collection="c"))
+    lines = text.splitlines()
+    assert "    first: Zero" in lines and "    inner: SequentialPipelineBlocks" in lines
+    assert "      one: One" in lines and "      two: Two" in lines  # one level deeper
+    assert "  components manager: 0 components (collection 'c')" in lines
