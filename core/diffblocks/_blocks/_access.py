@@ -2,7 +2,9 @@
 
 ``get_block_state``/``set_block_state`` run for every block of every call. Their cost is kept low
 without generated code: a block's declarations are read once into tuples of names and defaults,
-and the accessors loop over those tuples, writing straight into the block state's ``__dict__``.
+and the accessors loop over those tuples. They use ``setattr``/``getattr`` rather than the block
+state's ``__dict__``: asking an object for its ``__dict__`` turns off CPython's inline attribute
+values for it, which made every later attribute access in the block slower.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .._model._checks import fresh
 from .._model._errors import MissingInputError, MissingOutputError
 from .._model._params import InputParam, OutputParam
 from .._model._state import BlockState, _BlockStateFast, _tag
 
 _MISSING = object()
-# Builtin mutable containers are shallow-copied out of ``state.inputs`` so a block cannot change
-# what the caller passed; tensors, arrays and images are passed by reference (no deep copies).
+# Builtin mutable containers are copied out of ``state.inputs`` (at every level, by ``fresh``) so a
+# block cannot change what the caller passed; tensors, arrays and images are passed by reference.
 _COPY_TYPES = frozenset({list, dict, set, bytearray})
 
 Getter = Callable[[Any], BlockState]
@@ -69,23 +72,45 @@ def _getter(
     copy_types = _COPY_TYPES
     new_state = _BlockStateFast
 
-    def get_block_state(state: Any) -> BlockState:
+    def read(state: Any, name: str, default: Any, required: bool) -> Any:
         inter = state.intermediates
-        given = state._inputs
-        bs: BlockState = new_state()
-        values = bs.__dict__
-        for name, default, required in reads:
-            if name in inter:
-                value = inter[name]
+        if name in inter:
+            value = inter[name]
+        else:
+            value = state._inputs.get(name, default)
+            if value.__class__ in copy_types:
+                value = fresh(value)
+        if value is None and required:
+            raise MissingInputError([("", block_class, name)])
+        return value
+
+    if len(reads) == 1 and not collectors:
+        # The most common shape (one value in): no loop to set up on every call.
+        ((only, only_default, only_required),) = reads
+
+        def get_one(state: Any) -> BlockState:
+            inter = state.intermediates
+            if only in inter:
+                value = inter[only]
             else:
-                value = given.get(name, default)
+                value = state._inputs.get(only, only_default)
                 if value.__class__ in copy_types:
-                    value = value.copy()
-            if value is None and required:
-                raise MissingInputError([("", block_class, name)])
-            values[name] = value
-        for kwargs_type in collectors:
-            _collect_kwargs(state, values, kwargs_type)
+                    value = fresh(value)
+            if value is None and only_required:
+                raise MissingInputError([("", block_class, only)])
+            bs: BlockState = new_state()
+            setattr(bs, only, value)
+            return bs
+
+        return get_one
+
+    def get_block_state(state: Any) -> BlockState:
+        bs: BlockState = new_state()
+        for name, default, required in reads:
+            setattr(bs, name, read(state, name, default, required))
+        if collectors:
+            for kwargs_type in collectors:
+                _collect_kwargs(state, bs, kwargs_type)
         return bs
 
     return get_block_state
@@ -100,40 +125,47 @@ def _setter(
 ) -> Setter:
     missing = _MISSING
 
+    if len(out_names) == 1 and not (tagged or rebinds or upstream):
+        # The most common shape (one value out, nothing else written back).
+        (only,) = out_names
+
+        def set_one(state: Any, bs: BlockState) -> None:
+            value = getattr(bs, only, missing)
+            if value is missing:
+                raise MissingOutputError(block_class, only)
+            state.intermediates[only] = value
+
+        return set_one
+
     def set_block_state(state: Any, bs: BlockState) -> None:
         inter = state.intermediates
-        values = bs.__dict__
         for name in out_names:
-            value = values.get(name, missing)
+            value = getattr(bs, name, missing)
             if value is missing:
-                value = _read_attribute(bs, block_class, name)
+                raise MissingOutputError(block_class, name)
             inter[name] = value
-        for kwargs_type, name in tagged:
-            _tag(state.intermediate_kwargs, kwargs_type, name)
-        for name in rebinds:
-            value = values.get(name, missing)
-            if value is not missing and value is not inter.get(name):
-                inter[name] = value
-        for name in upstream:
-            if name in inter:
-                value = values.get(name, missing)
-                if value is not missing and value is not inter[name]:
+        # empty loops still cost their set-up on CPython, so each is entered only when needed
+        if tagged:
+            for kwargs_type, name in tagged:
+                _tag(state.intermediate_kwargs, kwargs_type, name)
+        if rebinds:
+            for name in rebinds:
+                value = getattr(bs, name, missing)
+                if value is not missing and value is not inter.get(name):
                     inter[name] = value
+        if upstream:
+            for name in upstream:
+                if name in inter:
+                    value = getattr(bs, name, missing)
+                    if value is not missing and value is not inter[name]:
+                        inter[name] = value
 
     return set_block_state
 
 
-def _read_attribute(bs: BlockState, block_class: str, name: str) -> Any:
-    """An output that is not in the block state's dict: a property or ``__getattr__`` of the
-    block's own making may still provide it; otherwise the block forgot to set it."""
-    try:
-        return getattr(bs, name)
-    except AttributeError:
-        raise MissingOutputError(block_class, name) from None
-
-
-def _collect_kwargs(state: Any, values: dict[str, Any], kwargs_type: str) -> None:
+def _collect_kwargs(state: Any, bs: BlockState, kwargs_type: str) -> None:
     collected = {**state.get_inputs_kwargs(kwargs_type), **state.get_intermediates_kwargs(kwargs_type)}
     for key, value in collected.items():
-        values.setdefault(key, value)
-    values[kwargs_type] = collected
+        if not hasattr(bs, key):
+            setattr(bs, key, value)
+    setattr(bs, kwargs_type, collected)

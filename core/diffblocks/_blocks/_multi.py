@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -500,7 +501,10 @@ class LoopSequentialPipelineBlocks(_MultiBlocks):
                 type(self).__name__, decl.inputs, decl.intermediate_inputs, decl.intermediate_outputs
             )
             # the sub-blocks' names and bound __call__ methods ride along for loop_step
-            acc = (get, put, tuple(name for name, _ in items), tuple(block.__call__ for _, block in items))
+            names = tuple(name for name, _ in items)
+            # the last entry maps keyword names -> "every sub-block takes them positionally in
+            # this order", filled by loop_step on first use of each set of names
+            acc = (get, put, names, tuple(block.__call__ for _, block in items), {})
             assert self._cache is not None
             self._cache = (self._cache[0], decl, items, acc)
         return acc[0], acc[1]
@@ -512,10 +516,25 @@ class LoopSequentialPipelineBlocks(_MultiBlocks):
             self._accessors()
             cache = self._cache
             assert cache is not None
+        calls = cache[3][3]
+        positional = cache[3][4].get(tuple(kwargs))
+        if positional is None:
+            positional = cache[3][4][tuple(kwargs)] = _takes_positionally(calls, tuple(kwargs))
         index = 0
         try:
-            for index, call in enumerate(cache[3][3]):  # noqa: B007 (read in the except branch)
-                components, block_state = call(components, block_state, **kwargs)
+            # Calls of fixed arity with positional values skip building a keyword dict for every
+            # sub-block on every iteration; the usual loops pass one or two values (i, t).
+            if positional and len(kwargs) == 2:
+                a, b = kwargs.values()
+                for index, call in enumerate(calls):  # noqa: B007 (read in the except branch)
+                    components, block_state = call(components, block_state, a, b)
+            elif positional and len(kwargs) == 1:
+                (a,) = kwargs.values()
+                for index, call in enumerate(calls):  # noqa: B007
+                    components, block_state = call(components, block_state, a)
+            else:
+                for index, call in enumerate(calls):  # noqa: B007
+                    components, block_state = call(components, block_state, **kwargs)
         except Exception as exc:
             self._step_failed(exc, index, block_state)
         except KeyboardInterrupt as exc:  # not wrapped (Ctrl-C stays Ctrl-C); see keep_interrupted
@@ -551,6 +570,28 @@ class LoopSequentialPipelineBlocks(_MultiBlocks):
     def _plan(self, walk: Walk, at: At) -> None:
         walk.whole(self, at)  # loops stay whole
         walk.inside(self._state()[1], at)
+
+
+def _takes_positionally(calls: tuple[Any, ...], names: tuple[str, ...]) -> bool:
+    """True when every call's parameters after (components, block_state) start with ``names``,
+    in order and passable by position, and the rest have defaults: positional calls are then
+    exactly the keyword calls."""
+    if not 1 <= len(names) <= 2:
+        return False
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    for call in calls:
+        try:
+            params = list(inspect.signature(call).parameters.values())
+        except (TypeError, ValueError):
+            return False
+        head, rest = params[: 2 + len(names)], params[2 + len(names) :]
+        if len(head) < 2 + len(names) or any(p.kind not in kinds for p in head):
+            return False
+        if tuple(p.name for p in head[2:]) != names:
+            return False
+        if any(p.default is p.empty and p.kind in (*kinds, p.KEYWORD_ONLY) for p in rest):
+            return False
+    return True
 
 
 __all__ = [

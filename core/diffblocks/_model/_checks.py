@@ -166,6 +166,11 @@ def _split_top(text: str, sep: str) -> list[str]:
     return [p.strip() for p in parts]
 
 
+#: Module names written as type hints. The seed document and diffusers' blocks write "PIL.Image"
+#: (the module) for an image input; it names no class, so such values are not checked.
+_MODULE_HINTS = frozenset({"PIL.Image"})
+
+
 def _from_string(text: str) -> _Hint | None:
     text = text.strip()
     alternatives = _split_top(text, "|")
@@ -196,6 +201,8 @@ def _from_string(text: str) -> _Hint | None:
         return _of_type(_GENERIC_NAMES[head])
     if head == "Callable":
         return _Hint(callable, "Callable")
+    if head in _MODULE_HINTS or head in sys.modules:
+        return None  # names a module, not a class: nothing to check a value against
     if ("." in head or ":" in head) and _NAME.match(head):
         return _by_name(head)
     return None  # "Any", a bare class name we cannot place, or something unparsable

@@ -160,7 +160,10 @@ class PipelineState:
                 if name in given:
                     value = given.pop(name)
                     if value is not None:
-                        put(name, fresh(value), p.kwargs_type)  # blocks never change the caller's objects
+                        # Blocks never change the caller's objects. Inputs keep the caller's own
+                        # object (blocks read copies of its containers: _blocks/_access.py);
+                        # intermediates are written by blocks, so they get a copy up front.
+                        put(name, value if put == self.set_input else fresh(value), p.kwargs_type)
                         continue
                     self.discard(name)
                 if p.default is not None and self.get(name) is None:
@@ -169,7 +172,7 @@ class PipelineState:
             if value is None:
                 self.discard(name)
             else:
-                self.set_input(name, fresh(value))
+                self.set_input(name, value)
         given.clear()
 
     def to_dict(self) -> dict[str, Any]:
