@@ -186,3 +186,10 @@ def test_spec_file_inputs_are_checked_too(tmp_path):
     spec.write_text('diffblocks_spec = 1\nworkflow = "example.arith"\n[inputs]\nvalue = nan\n')
     message = fails("run", str(spec))  # the spec-file loader or the CLI, whichever sees it first
     assert "value" in message and "nan is not a finite number" in message
+
+
+def test_missing_components_are_explained_in_command_line_terms(tmp_path):
+    message = fails("run", "sd.text2img", "--set", "prompt=a cat", "--out", str(tmp_path / "cat.png"))
+    assert "component 'unet' is needed by block" in message
+    assert "update_components" not in message and "load_components" not in message
+    assert "[components.text_encoder]" in message and "path =" in message

@@ -3,9 +3,14 @@ Python-only details such as an exception's attributes."""
 
 from __future__ import annotations
 
+import re
+
 from .._model._errors import BlockExecutionError, MissingComponentError, MissingInputError
 
 _PYTHON_ONLY = " Values computed before it are kept on this exception's .state."
+_PYTHON_COMPONENT_FIX = re.compile(
+    r": call pipe\.update_components\(\w+=\.\.\.\) or pipe\.load_components\(path\)\."
+)
 
 
 def cli_message(exc: BaseException) -> str:
@@ -16,9 +21,14 @@ def cli_message(exc: BaseException) -> str:
     if isinstance(exc, MissingInputError):
         message += "\nOn the command line, give inputs as --set name=value."
     if isinstance(exc, MissingComponentError):
+        # the Python remedies (update_components / load_components) do not apply here
+        message = _PYTHON_COMPONENT_FIX.sub(".", message)
+        names = list(dict.fromkeys(comp for _, _, comp in getattr(exc, "missing", [])))
+        example = names[0] if names else "unet"
         message += (
-            "\nOn the command line, run a spec file that says where each component lives:"
-            '\n  [components.unet]\n  path = "/models/my-model"   (a local folder in diffusers layout)'
+            "\nOn the command line, run a spec file that says where each component lives, e.g.:"
+            f'\n  [components.{example}]\n  path = "/models/my-model"   (a local folder in diffusers layout)'
+            "\n(docs: Composing by name and spec files, 'The format')"
         )
     if isinstance(exc, BlockExecutionError):
         message = message.replace(_PYTHON_ONLY, "")
