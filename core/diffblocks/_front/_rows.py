@@ -5,9 +5,10 @@ Shared by ``diffblocks batch`` and ``diffblocks serve``. The interface (kept sta
 ``Row(id, inputs, seed)``
     One request: its pipeline inputs (shared values already merged in) and its seed (None: no
     generator, fresh noise).
-``RowResult(row, images, error, seconds)``
+``RowResult(row, images, error, seconds, exception)``
     ``images`` is the row's slice of the pipeline's output (a list of PIL images by default),
-    ``error`` is None or the message, ``seconds`` the row's share of the call that made it.
+    ``error`` is None or the message, ``seconds`` the row's share of the call that made it,
+    ``exception`` the exception behind ``error`` when the pipeline raised (else None).
 ``InputRules.from_blocks(blocks, defaults)``
     What a pipeline accepts, read from its declarations only (no weights): ``check(inputs)``
     raises :class:`RowInputError` for unknown names, wrong types and missing required inputs;
@@ -75,6 +76,8 @@ class RowResult:
     images: list[Any] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    #: the exception behind ``error`` when the pipeline raised (serve reads its ``block_path``)
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -404,7 +407,11 @@ class RowRunner:
             outputs = self._call(rows)
         except Exception as exc:  # noqa: BLE001 - any failure is reported per row below
             if len(rows) == 1:
-                return [RowResult(rows[0], error=_message(exc), seconds=time.perf_counter() - start)]
+                return [
+                    RowResult(
+                        rows[0], error=_message(exc), seconds=time.perf_counter() - start, exception=exc
+                    )
+                ]
             return [result for row in rows for result in self.run_batch([row])]
         share = (time.perf_counter() - start) / len(rows)
         return [RowResult(row, images=images, seconds=share) for row, images in zip(rows, outputs)]
