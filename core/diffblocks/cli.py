@@ -188,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import _cli_compose
 
     _cli_compose.add_commands(sub)
+    __import__("diffblocks._front._batch_cli", fromlist=["*"]).add_command(sub)
     return parser
 
 

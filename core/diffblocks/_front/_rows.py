@@ -260,8 +260,9 @@ class InputRules:
             return self.defaults[name]
         return self.param_defaults.get(name)
 
-    def check(self, inputs: Mapping[str, Any]) -> None:
-        """Raise :class:`RowInputError` naming every problem with these inputs."""
+    def check(self, inputs: Mapping[str, Any], *, complete: bool = True) -> None:
+        """Raise :class:`RowInputError` naming every problem with these inputs; ``complete=False``
+        checks only the values given (shared values, before rows add theirs)."""
         problems = []
         for name, value in inputs.items():
             if name in RESERVED:
@@ -287,7 +288,7 @@ class InputRules:
                     problems.append(
                         f"{name!r} expects {hint_text(hint)}, got {type(value).__name__} {_short(value)}"
                     )
-        missing = sorted(n for n in self.required if inputs.get(n) is None)
+        missing = sorted(n for n in self.required if complete and inputs.get(n) is None)
         if missing:
             problems.append(f"missing required input(s): {', '.join(missing)}")
         if problems:
@@ -464,6 +465,8 @@ def _split(out: Any, n_rows: int, name: str) -> list[list[Any]]:
 
 def _message(exc: BaseException) -> str:
     text = str(exc.args[0] if type(exc) is KeyError and exc.args else exc)
+    # a row's record has no exception object to look into: drop the pointer to one
+    text = text.replace(" Values computed before it are kept on this exception's .state.", "")
     return text or type(exc).__name__
 
 
