@@ -195,8 +195,11 @@ def run_on_ray(
         first.setdefault(rules.key(row), len(first))
     good.sort(key=lambda row: first[rules.key(row)])
     items = [{"id": r.id, "seed": r.seed, "inputs_json": json.dumps(r.inputs)} for r in good]
+    # our bar counts rows; Ray Data's bars and progress logs would interleave with it (a
+    # dataset copies the context when it is created, so this comes first)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
     ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / batch_size)))
-    ray.data.DataContext.get_current().enable_progress_bars = False  # ours counts rows
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0))
     threads = torch.get_num_threads()  # the embedded run's count: the same kernels, the same images
