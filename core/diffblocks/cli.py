@@ -189,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _cli_compose.add_commands(sub)
     __import__("diffblocks._front._batch_cli", fromlist=["*"]).add_command(sub)
+    __import__("diffblocks._front._serve_cli", fromlist=["*"]).add_commands(sub)
     return parser
 
 
