@@ -63,7 +63,7 @@ def pixels(png: bytes) -> np.ndarray:
 
 
 def run(url: str, **body: object) -> httpx.Response:
-    return httpx.post(f"{url}/v1/run", json=body, timeout=120)
+    return httpx.post(f"{url}/v1/run", json=body, timeout=600)
 
 
 def metric(text: str, name: str) -> float:
@@ -105,7 +105,7 @@ def test_run_json_and_png_carry_the_same_image_and_its_record(server):
         f"{server}/v1/run",
         json={"prompt": "a red circle", "num_inference_steps": STEPS, "seed": 7},
         headers={"Accept": "image/png"},
-        timeout=120,
+        timeout=600,
     )
     assert raw.headers["content-type"] == "image/png" and raw.headers["x-seed"] == "7"
     assert np.array_equal(pixels(raw.content), pixels(png))
@@ -133,7 +133,7 @@ def test_concurrent_requests_batch_and_match_single_requests(server):
     before = httpx.get(f"{server}/metrics").text
 
     async def all_at_once() -> list[httpx.Response]:
-        async with httpx.AsyncClient(timeout=120) as client:
+        async with httpx.AsyncClient(timeout=600) as client:
             return await asyncio.gather(*(client.post(f"{server}/v1/run", json=b) for b in bodies))
 
     replies = asyncio.run(all_at_once())
@@ -175,7 +175,7 @@ def test_unknown_block_is_one_clear_cli_error():
         [sys.executable, "-m", "diffblocks.cli", "serve", "shapes.text2imgg", "--port", "0"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("diffblocks: error:") and "shapes.text2img" in proc.stderr
@@ -186,9 +186,9 @@ def test_sigterm_finishes_the_request_in_flight(server):
     proc = PROCESSES[server]
 
     async def request_then_term() -> httpx.Response:
-        async with httpx.AsyncClient(timeout=120) as client:
+        async with httpx.AsyncClient(timeout=600) as client:
             pending = asyncio.ensure_future(
-                client.post(f"{server}/v1/run", json={"prompt": "a green circle", "num_inference_steps": 30})
+                client.post(f"{server}/v1/run", json={"prompt": "a green circle", "num_inference_steps": 12})
             )
             await asyncio.sleep(0.6)  # past the 300 ms batching wait: the pipeline is running it
             proc.send_signal(signal.SIGTERM)

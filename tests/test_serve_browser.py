@@ -46,6 +46,7 @@ def test_fill_the_prompt_press_generate_see_the_image(server, page):
     # the form is generated from /v1/schema: every input, with its declared default shown
     assert page.get_attribute("#in-num_inference_steps", "placeholder") == "20"
     assert page.is_visible("#in-guidance_scale") and page.is_visible("#in-seed")
+    assert page.get_attribute("#in-num_images_per_prompt", "type") == "number"
     page.fill("#in-prompt", "a red circle")
     page.fill("#in-num_inference_steps", "6")
     page.fill("#in-seed", "7")

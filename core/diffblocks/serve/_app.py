@@ -133,7 +133,7 @@ def create_app(
             if on_load_error is not None:
                 on_load_error(served.load_error)
             return
-        ready(_own_copy(pipe))
+        ready(pipe)  # made here, so nobody else holds it: no copy needed
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
