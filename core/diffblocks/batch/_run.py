@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import sys
 import threading
@@ -27,6 +28,8 @@ class BatchSummary:
     failed: int = 0
     skipped: int = 0
     seconds: float = 0.0
+    #: of ``seconds``, the time spent composing the blocks and (embedded) building the pipeline
+    load_seconds: float = 0.0
     interrupted: bool = False
     failures: list[tuple[str, str]] = field(default_factory=list)
 
@@ -137,6 +140,7 @@ def run(
     start = time.perf_counter()
     out_dir = Path(out)
     blocks, source = load_blocks(target)
+    composed = time.perf_counter() - start
     rules = InputRules.from_blocks(blocks)
     for name in ("id", "seed"):
         if name in (shared or {}):
@@ -156,39 +160,39 @@ def run(
     manifest = Manifest(out_dir)
     done = manifest.done(rows)
     todo = [row for row in rows if row.id not in done]
-    summary = BatchSummary(out_dir, total=len(rows), skipped=len(done))
-    bar = _Progress(len(todo), progress)
+    summary = BatchSummary(out_dir, total=len(rows), skipped=len(done), load_seconds=composed)
+    writer = _Writer(out_dir, source, manifest, summary, _Progress(len(todo), progress), depth=2 * batch_size)
     try:
         with _StopOnCtrlC() as stop:
             if ray is False:
-                results = _embedded(blocks, todo, batch_size, device, stop)
+                results = _embedded(blocks, todo, batch_size, device, stop, summary)
             else:
                 from ._ray import run_on_ray
 
                 results = run_on_ray(target, todo, out_dir, rules, batch_size, device, workers, stop)
-            for result, files in _written(results, out_dir, source):
-                manifest.append(record_for(result, files))
-                if result.ok:
-                    summary.ok += 1
-                else:
-                    summary.failed += 1
-                    summary.failures.append((result.row.id, result.error or "failed"))
-                bar.update(1)
+            for result, files in results:
+                writer.put(result, files)
             summary.interrupted = stop.requested
     finally:
-        bar.close()
-        manifest.close()
+        writer.close()  # every finished row is written and recorded, even on an error
     summary.seconds = time.perf_counter() - start
     return summary
 
 
 def _embedded(
-    blocks: Any, rows: list[Row], batch_size: int, device: str | None, stop: _StopOnCtrlC
+    blocks: Any,
+    rows: list[Row],
+    batch_size: int,
+    device: str | None,
+    stop: _StopOnCtrlC,
+    summary: BatchSummary,
 ) -> Iterator[tuple[RowResult, list[str] | None]]:
     """Results as each batch finishes; a row that fails its checks costs no compute."""
     if not rows:
         return
+    start = time.perf_counter()
     runner = RowRunner(make_pipeline(blocks, device), device=device, max_batch_size=batch_size)
+    summary.load_seconds += time.perf_counter() - start
     good = []
     for row in rows:
         problem = runner.check(row)
@@ -203,16 +207,61 @@ def _embedded(
             yield result, None
 
 
-def _written(
-    results: Iterable[tuple[RowResult, list[str] | None]], out: Path, source: Mapping[str, Any]
-) -> Iterator[tuple[RowResult, list[str]]]:
-    """Each result with its image files: written here, or already written by a Ray worker."""
-    for result, files in results:
+class _Writer:
+    """Writes images and manifest records on a thread of its own, so that PNG encoding (which
+    releases the GIL) overlaps the next batch's compute; records keep the order rows finish in."""
+
+    def __init__(
+        self,
+        out: Path,
+        source: Mapping[str, Any],
+        manifest: Manifest,
+        summary: BatchSummary,
+        bar: _Progress,
+        depth: int,
+    ) -> None:
+        self.out, self.source, self.manifest, self.summary, self.bar = out, source, manifest, summary, bar
+        self.queue: queue.Queue[tuple[RowResult, list[str] | None] | None] = queue.Queue(
+            maxsize=max(1, depth)
+        )
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._work, name="diffblocks-batch-writer", daemon=True)
+        self.thread.start()
+
+    def put(self, result: RowResult, files: list[str] | None) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put((result, files))
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        self.bar.close()
+        self.manifest.close()
+        if self.error is not None:
+            raise self.error
+
+    def _work(self) -> None:
+        while (item := self.queue.get()) is not None:
+            if self.error is not None:
+                continue  # drain: the main thread raises it
+            try:
+                self._write(*item)
+            except BaseException as exc:  # noqa: BLE001 - the manifest itself failed: stop the run
+                self.error = exc
+
+    def _write(self, result: RowResult, files: list[str] | None) -> None:
         if files is None and result.ok:
             try:
-                files = write_images(out, result, source)
+                files = write_images(self.out, result, self.source)
             except (OSError, TypeError, ValueError) as exc:
                 result = RowResult(
                     result.row, error=f"writing its images failed: {exc}", seconds=result.seconds
                 )
-        yield result, files or []
+        self.manifest.append(record_for(result, files or []))
+        if result.ok:
+            self.summary.ok += 1
+        else:
+            self.summary.failed += 1
+            self.summary.failures.append((result.row.id, result.error or "failed"))
+        self.bar.update(1)
