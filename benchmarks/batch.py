@@ -86,7 +86,13 @@ def cpu(args: argparse.Namespace) -> dict[str, Any]:
 
     if not args.smoke:
         # warm-up: oneDNN prepares kernels per tensor shape on first use, for either way of running
-        run("shapes.text2img", rows[: args.batch_size], work / "warm", batch_size=args.batch_size, shared=shared)
+        run(
+            "shapes.text2img",
+            rows[: args.batch_size],
+            work / "warm",
+            batch_size=args.batch_size,
+            shared=shared,
+        )
         pipe(prompt="a red circle", **shared, show_progress=False)
     single_s, batch_s = [], []
     for rep in range(args.repeats):
