@@ -30,9 +30,11 @@ Seeding reproduces ``diffblocks run --seed S``: a row's generator is
 ``torch.Generator(device or "cpu").manual_seed(seed)``. A one-row call gets that generator itself
 (exactly the run's code path); a batched call gets a list with one generator per image, a row's
 generator repeated ``num_images_per_prompt`` times so its images draw the same noise in the same
-order as the single run. (On CPU this is exact; on CUDA it is exact for one image per row, while
-several images per row draw their noise in separate calls, which the Philox generator does not
-guarantee to equal one call.) A failed batched call is re-run row by row, so only the bad rows
+order as the single run. (For one image per row this is exact everywhere. For several, it is
+exact on CPU when an image's noise has a multiple of 16 values, as the shapes model's and SD's
+latents do: torch's CPU sampler fills blocks of 16, so k draws of one image equal one draw of k.
+CUDA's Philox sampler makes no such promise, so there several images per row may differ from
+``diffblocks run``.) A failed batched call is re-run row by row, so only the bad rows
 fail.
 """
 
