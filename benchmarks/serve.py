@@ -86,13 +86,16 @@ def measure(url: str, clients: int, total: int, body: dict[str, Any], warmup: in
 
 
 # -- servers ------------------------------------------------------------------------------------
-def cli_server(*args: str) -> tuple[subprocess.Popen[str], str]:
+def cli_server(*args: str, threads: int | None = None) -> tuple[subprocess.Popen[str], str]:
     """`diffblocks serve ARGS` on a free loopback port, once healthy."""
+    env = {**os.environ, "DIFFBLOCKS_PROGRESS": "0"}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)  # torch's intra-op threads in the server
     proc = subprocess.Popen(
         [sys.executable, "-m", "diffblocks.cli", "serve", *args, "--port", "0", "--log-level", "warning"],
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "DIFFBLOCKS_PROGRESS": "0"},
+        env=env,
     )
     assert proc.stderr is not None
     match = re.search(r"listening on (http://\S+)", proc.stderr.readline())
@@ -137,14 +140,21 @@ def cpu(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {
         "mode": "cpu",
         "model": "shapes.text2img",
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": args.threads or torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "clients": args.clients,
         "requests": args.requests,
         "steps": args.steps,
     }
     for name, max_batch in (("batched", args.clients), ("max_batch_1", 1)):
-        proc, url = cli_server("shapes.text2img", "--max-batch", str(max_batch), "--max-wait-ms", "20")
+        proc, url = cli_server(
+            "shapes.text2img",
+            "--max-batch",
+            str(max_batch),
+            "--max-wait-ms",
+            str(args.max_wait_ms),
+            threads=args.threads,
+        )
         try:
             result[name] = measure(url, args.clients, args.requests, body, warmup=min(4, args.requests))
         finally:
@@ -176,7 +186,7 @@ def gpu(args: argparse.Namespace) -> dict[str, Any]:
     }
 
     # diffusers' own pipeline, n prompts per call, on the same modules (its own scheduler)
-    theirs = diffusers.StableDiffusionPipeline(
+    theirs: Any = diffusers.StableDiffusionPipeline(
         **{**comps, "scheduler": fresh()},
         safety_checker=None,
         feature_extractor=None,
@@ -189,7 +199,14 @@ def gpu(args: argparse.Namespace) -> dict[str, Any]:
         if dev == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        theirs([PROMPTS[i % len(PROMPTS)] for i in range(n)], height=size, width=size, num_inference_steps=args.steps, guidance_scale=g, generator=gens)
+        theirs(
+            [PROMPTS[i % len(PROMPTS)] for i in range(n)],
+            height=size,
+            width=size,
+            num_inference_steps=args.steps,
+            guidance_scale=g,
+            generator=gens,
+        )
         if dev == "cuda":
             torch.cuda.synchronize()
         return time.perf_counter() - start
@@ -228,7 +245,15 @@ def main() -> int:
     parser.add_argument("--steps", type=int, help="default: 20 on CPU, 30 on GPU")
     parser.add_argument("--repeats", type=int, default=4, help="GPU: full batches per runner")
     parser.add_argument("--size", type=int, default=512, help="GPU: image side in pixels")
-    parser.add_argument("--max-wait-ms", type=float, default=50.0, help="GPU: the server's batching wait")
+    parser.add_argument(
+        "--max-wait-ms",
+        type=float,
+        default=100.0,
+        help="the server's batching wait (a full batch goes at once)",
+    )
+    parser.add_argument(
+        "--threads", type=int, help="CPU: torch threads of the server (on a busy machine, 1 avoids thrashing)"
+    )
     parser.add_argument("--device", default="cuda", help="GPU mode's device (cpu: a slow check of the code)")
     args = parser.parse_args()
     if args.smoke:

@@ -114,7 +114,8 @@ def create_app(
     known = list(schema["properties"])
     served = _Served()
     metrics = Metrics()
-    encoders = concurrent.futures.ThreadPoolExecutor(min(4, os.cpu_count() or 1), thread_name_prefix="png")
+    # zlib releases the GIL: a batch of PNGs is encoded side by side
+    encoders = concurrent.futures.ThreadPoolExecutor(min(8, os.cpu_count() or 1), thread_name_prefix="png")
 
     def ready(pipe: Any) -> None:
         served.runner = RowRunner(pipe, device=device, max_batch_size=max_batch)
