@@ -187,3 +187,15 @@ def test_full_queue_is_503_with_retry_after_and_leavers_are_dropped(server):
     assert 'diffblocks_requests_total{status="disconnected"} 1.0' in metrics
     assert 'diffblocks_requests_total{status="503"}' in metrics
     assert run(server, prompt="after").status_code == 200
+
+
+def test_spec_file_inputs_become_defaults_of_the_schema(tmp_path):
+    from diffblocks import load_spec
+
+    spec = tmp_path / "p.toml"
+    spec.write_text('diffblocks_spec = 1\nworkflow = "example.arith"\n[inputs]\nvalue = 5\n')
+    body = create_app(load_spec(spec)).openapi()["components"]["schemas"]["RunRequest"]
+    assert "value" not in body.get("required", []) and body["properties"]["value"]["default"] == 5
+    spec.write_text('diffblocks_spec = 1\nworkflow = "example.arith"\n')
+    plain = create_app(load_spec(spec)).openapi()["components"]["schemas"]["RunRequest"]
+    assert plain["required"] == ["value"] and "default" not in plain["properties"]["value"]

@@ -108,7 +108,7 @@ def create_app(
         raise ValueError("max_batch and max_queue must be at least 1, max_wait_ms at least 0")
     source = record or _record_source(blocks)
     title = str(source.get("block") or type(blocks).__name__)
-    inputs = http_inputs(blocks)
+    inputs = http_inputs(blocks, dict(pipeline.default_inputs) if built else None)
     schema = json_schema(inputs, title)
     Body = request_model(inputs, "RunRequest")
     known = list(schema["properties"])

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from .._front._rows import RESERVED, is_per_row
+from .._front._rows import RESERVED, InputRules, is_per_row
 
 #: Inputs the server sets itself: ``seed`` replaces the generator, images are always PIL.
 SERVER_INPUTS = RESERVED | {"generator", "output_type", "show_progress", "device"}
@@ -116,8 +116,14 @@ def _one(part: Any) -> tuple[Any, dict[str, Any]] | None:
     return None
 
 
-def http_inputs(blocks: Any) -> list[HttpInput]:
-    """The inputs a request may give, in declaration order (required ones first)."""
+def http_inputs(blocks: Any, defaults: dict[str, Any] | None = None) -> list[HttpInput]:
+    """The inputs a request may give, in declaration order (required ones first).
+
+    ``defaults`` are the pipeline's own input values (a spec file's ``[inputs]``; None reads them
+    from ``blocks`` as the row executor does): they make an input optional and are its default.
+    """
+    if defaults is None:
+        defaults = InputRules.from_blocks(blocks).defaults
     out: list[HttpInput] = []
     seen: set[str] = set()
     for param in blocks.inputs:
@@ -137,9 +143,11 @@ def http_inputs(blocks: Any) -> list[HttpInput]:
         annotation: Any = parts[0][0] if len(parts) == 1 else typing.Union[tuple(p[0] for p in parts)]  # noqa: UP007
         if param.description:
             schema["description"] = param.description
-        if param.default is not None:
-            schema["default"] = param.default
-        out.append(HttpInput(name, schema, annotation, bool(param.required), param.default))
+        default = defaults.get(name, param.default)
+        if default is not None:
+            schema["default"] = default
+        required = bool(param.required) and defaults.get(name) is None
+        out.append(HttpInput(name, schema, annotation, required, default))
     out.sort(key=lambda i: not i.required)
     return out
 
@@ -183,7 +191,12 @@ def request_model(inputs: list[HttpInput], title: str) -> type[BaseModel]:
         if i.required:
             fields[i.name] = (i.annotation, Field(..., description=description, **bounds))
         else:
-            fields[i.name] = (i.annotation | None, Field(None, description=description, **bounds))
+            # the value stays None (the pipeline applies its default); the schema shows it
+            shown = {"default": i.default} if i.default is not None else None
+            fields[i.name] = (
+                i.annotation | None,
+                Field(None, description=description, json_schema_extra=shown, **bounds),
+            )
     if "seed" not in fields:
         fields["seed"] = (int | None, Field(None, ge=0, le=MAX_SEED, description="random seed"))
     config = ConfigDict(extra="forbid", strict=True, protected_namespaces=())
