@@ -36,9 +36,26 @@ PROMPTS = ["a red circle", "a green square", "a blue triangle", "a yellow circle
 
 
 # -- clients ------------------------------------------------------------------------------------
-async def _load(url: str, clients: int, total: int, body: dict[str, Any]) -> dict[str, Any]:
-    """``clients`` closed-loop clients share ``total`` requests; returns throughput and latency."""
-    latencies: list[float] = []
+class Tally:
+    """Requests, time, client-side latencies and the server's batch counters, summed over rounds."""
+
+    def __init__(self) -> None:
+        self.requests, self.seconds, self.calls, self.rows = 0, 0.0, 0.0, 0.0
+        self.latencies: list[float] = []
+
+    def summary(self) -> dict[str, Any]:
+        lat = sorted(self.latencies)
+        return {
+            "images_per_s": round(self.requests / self.seconds, 3),
+            "seconds": round(self.seconds, 2),
+            "p50_s": round(statistics.median(lat), 3),
+            "p95_s": round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 3),
+            "mean_batch": round(self.rows / self.calls, 2) if self.calls else None,
+        }
+
+
+async def _load(url: str, clients: int, total: int, body: dict[str, Any], tally: Tally) -> None:
+    """``clients`` closed-loop clients share ``total`` requests (PNG answers), added to ``tally``."""
     counter = iter(range(total))
     failures: list[str] = []
 
@@ -52,26 +69,20 @@ async def _load(url: str, clients: int, total: int, body: dict[str, Any]) -> dic
             )
             if reply.status_code != 200:
                 failures.append(f"{reply.status_code}: {reply.text[:200]}")
-            latencies.append(time.perf_counter() - start)
+            tally.latencies.append(time.perf_counter() - start)
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(timeout=3600, limits=limits) as http:
         before = _batches(await http.get(f"{url}/metrics"))
         start = time.perf_counter()
         await asyncio.gather(*(client(http) for _ in range(clients)))
-        seconds = time.perf_counter() - start
+        tally.seconds += time.perf_counter() - start
         after = _batches(await http.get(f"{url}/metrics"))
     if failures:
         raise RuntimeError(f"{len(failures)} request(s) failed, e.g. {failures[0]}")
-    latencies.sort()
-    calls, rows = after[0] - before[0], after[1] - before[1]
-    return {
-        "images_per_s": round(total / seconds, 3),
-        "seconds": round(seconds, 2),
-        "p50_s": round(statistics.median(latencies), 3),
-        "p95_s": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 3),
-        "mean_batch": round(rows / calls, 2) if calls else None,
-    }
+    tally.requests += total
+    tally.calls += after[0] - before[0]
+    tally.rows += after[1] - before[1]
 
 
 def _batches(reply: httpx.Response) -> tuple[float, float]:
@@ -79,10 +90,10 @@ def _batches(reply: httpx.Response) -> tuple[float, float]:
     return float(found.get("count", 0)), float(found.get("sum", 0))
 
 
-def measure(url: str, clients: int, total: int, body: dict[str, Any], warmup: int) -> dict[str, Any]:
-    if warmup:
-        asyncio.run(_load(url, min(clients, warmup), warmup, body))
-    return asyncio.run(_load(url, clients, total, body))
+def measure(url: str, clients: int, total: int, body: dict[str, Any], tally: Tally | None = None) -> Tally:
+    tally = tally or Tally()
+    asyncio.run(_load(url, clients, total, body, tally))
+    return tally
 
 
 # -- servers ------------------------------------------------------------------------------------
@@ -146,8 +157,10 @@ def cpu(args: argparse.Namespace) -> dict[str, Any]:
         "requests": args.requests,
         "steps": args.steps,
     }
-    for name, max_batch in (("batched", args.clients), ("max_batch_1", 1)):
-        proc, url = cli_server(
+    # both servers run side by side and take turns, a round of requests each, so that a shared
+    # machine's changing load falls on both alike
+    servers = {
+        name: cli_server(
             "shapes.text2img",
             "--max-batch",
             str(max_batch),
@@ -155,11 +168,23 @@ def cpu(args: argparse.Namespace) -> dict[str, Any]:
             str(args.max_wait_ms),
             threads=args.threads,
         )
-        try:
-            result[name] = measure(url, args.clients, args.requests, body, warmup=min(4, args.requests))
-        finally:
+        for name, max_batch in (("batched", args.clients), ("max_batch_1", 1))
+    }
+    tallies = {name: Tally() for name in servers}
+    try:
+        for _, url in servers.values():
+            measure(url, min(4, args.clients), min(4, args.requests), body)  # warm-up
+        rounds = max(1, args.requests // args.clients)
+        for r in range(rounds):
+            order = list(servers) if r % 2 == 0 else list(servers)[::-1]
+            for name in order:
+                measure(servers[name][1], args.clients, args.requests // rounds, body, tallies[name])
+    finally:
+        for proc, _ in servers.values():
             proc.terminate()
             proc.wait(60)
+    for name, tally in tallies.items():
+        result[name] = tally.summary()
     result["speedup"] = round(result["batched"]["images_per_s"] / result["max_batch_1"]["images_per_s"], 2)
     return result
 
@@ -227,7 +252,8 @@ def gpu(args: argparse.Namespace) -> dict[str, Any]:
     server, url = thread_server(app)
     try:
         body = {"num_inference_steps": args.steps, "guidance_scale": g, "height": size, "width": size}
-        result["serve"] = measure(url, n, n * args.repeats, body, warmup=n)
+        measure(url, n, n, body)  # warm-up
+        result["serve"] = measure(url, n, n * args.repeats, body).summary()
     finally:
         server.should_exit = True
     result["ratio_serve_to_diffusers"] = round(
