@@ -14,4 +14,10 @@ for plugin in plugins/*/; do
     # real installs (not editable, not path hacks): entry points are what pip writes
     [ -f "$plugin/pyproject.toml" ] && $PIP install -q --disable-pip-version-check --no-deps --force-reinstall "$plugin"
 done
+# the browser test of `diffblocks serve` drives Debian's Chromium with Playwright (Playwright's own
+# browser download cannot be used here); installed when missing and we may
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+fi
 echo "diffblocks is set up in .venv"

@@ -153,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     from ._front import _cli_compose
 
     _cli_compose.add_commands(sub)
+    __import__("diffblocks._front._batch_cli", fromlist=["*"]).add_command(sub)
+    __import__("diffblocks._front._serve_cli", fromlist=["*"]).add_commands(sub)
     return parser
 
 

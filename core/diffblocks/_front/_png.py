@@ -94,3 +94,18 @@ def read_png_metadata(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     if not isinstance(record, dict):
         raise ValueError(f"{path}: the '{PNG_KEY}' PNG text chunk is not a JSON object")
     return record
+
+
+def png_bytes(image: Any, record: dict[str, Any] | None, *, compress_level: int = 6) -> bytes:
+    """``save_png`` into memory: the PNG file as bytes (``diffblocks serve`` answers with these).
+    ``compress_level`` (0-9) trades size for time; a server sending many images may want 1."""
+    import io
+
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    if record is not None:
+        info.add_text(PNG_KEY, json.dumps(record, sort_keys=True))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=info, compress_level=compress_level)
+    return buffer.getvalue()
