@@ -70,6 +70,30 @@ def test_spec_file_runs_record_the_spec_and_each_image_of_a_batch(tmp_path):
 
 
 @pytest.mark.slow
+def test_from_png_keeps_a_spec_files_component_paths_working(tmp_path, monkeypatch):
+    import shutil
+
+    import diffblocks_shapes
+
+    project = tmp_path / "project"
+    weights = project / "model"
+    shutil.copytree(diffblocks_shapes.__path__[0] + "/weights", weights)
+    spec = project / "s.toml"
+    spec.write_text(
+        'diffblocks_spec = 1\nworkflow = "shapes.text2img"\n[inputs]\nnum_inference_steps = 2\n'
+        '[components.unet]\npath = "model"\n'
+    )
+    first = tmp_path / "first.png"
+    out = cli("run", str(spec), "--set", PROMPT, "--seed", "1", "--out", str(first))
+    assert out.returncode == 0, out.stderr
+    assert read_png_metadata(first)["spec_folder"] == str(project.resolve())
+    monkeypatch.chdir(tmp_path)  # elsewhere: the recorded folder, not the working one, counts
+    out = cli("run", "--from-png", str(first), "--out", str(tmp_path / "again.png"))
+    assert out.returncode == 0, out.stderr
+    assert pixels(tmp_path / "again.png") == pixels(first)
+
+
+@pytest.mark.slow
 def test_latents_are_saved_as_safetensors(tmp_path):
     from safetensors.torch import load_file
 

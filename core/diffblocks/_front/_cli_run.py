@@ -108,7 +108,10 @@ def _blocks_for(target: str) -> tuple[Any, dict[str, Any]]:
     if target.lower().endswith((".toml", ".json")) or "/" in target:
         from .._compose._specfile import spec_dict
 
-        return blocks, {"spec": spec_dict(blocks)}
+        # component paths in the spec are absolute by now; the folder they were allowed under
+        # (the spec file's) goes along, so --from-png applies the same containment rule
+        spec = spec_dict(blocks)
+        return blocks, {"spec": spec, "extra": {"spec_folder": str(Path(target).resolve().parent)}}
     return blocks, {"block": target}
 
 
@@ -121,10 +124,16 @@ def _blocks_from_record(record: dict[str, Any], png: str) -> tuple[Any, dict[str
     spec = record.get("spec")
     if not isinstance(spec, dict):
         raise UsageError(f"--from-png {png}: its record names neither a block nor a spec")
+    root = record.get("spec_folder")
+    if spec.get("components") and not isinstance(root, str):
+        raise UsageError(
+            f"--from-png {png}: its record has component paths but not the folder they belong to"
+        )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "spec.json"
         path.write_text(json.dumps(spec))
-        return load_spec(path), {"spec": spec}
+        blocks = load_spec(path, component_root=root)
+    return blocks, {"spec": spec, "extra": {"spec_folder": root}}
 
 
 def _read_record(png: str) -> dict[str, Any]:
@@ -240,8 +249,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     record = generation_record(
         inputs={k: v for k, v in values.items() if k != "generator"},
         seed=seed,
-        extra={"device": device, "output": name},
-        **source,
+        block=source.get("block"),
+        spec=source.get("spec"),
+        extra={"device": device, "output": name, **source.get("extra", {})},
     )
     written, text = _write_output(value, name, out, record, args.force)
     print(f"wrote {name} to {', '.join(map(str, written))}", file=sys.stderr)
