@@ -146,3 +146,60 @@ def test_loop_without_call_explains_what_to_write():
 
     with pytest.raises(BlockExecutionError, match="must implement __call__"):
         NoCall().init_pipeline()(latents=1)
+
+
+def test_loop_values_reach_sub_blocks_by_name_whatever_their_parameter_order():
+    from diffblocks import InputParam, LoopSequentialPipelineBlocks, OutputParam, PipelineBlock
+
+    class Forward(PipelineBlock):
+        def __call__(self, components, block_state, i, t):
+            block_state.seen.append(("forward", i, t))
+            return components, block_state
+
+    class Backward(PipelineBlock):  # same names, other order: must not get them by position
+        def __call__(self, components, block_state, t, i):
+            block_state.seen.append(("backward", i, t))
+            return components, block_state
+
+    class OnlyIndex(PipelineBlock):
+        def __call__(self, components, block_state, i, scale=2):
+            block_state.seen.append(("index", i * scale))
+            return components, block_state
+
+    class Loop(LoopSequentialPipelineBlocks):
+        @property
+        def loop_intermediate_outputs(self):
+            return [OutputParam("seen")]
+
+        @property
+        def loop_inputs(self):
+            return [InputParam("steps", int, default=2)]
+
+        def __call__(self, components, state):
+            bs = self.get_block_state(state)
+            bs.seen = []
+            for i in range(bs.steps):
+                components, bs = self.loop_step(components, bs, i=i, t=10 * i)
+            self.set_block_state(state, bs)
+            return components, state
+
+    class IndexLoop(Loop):
+        def __call__(self, components, state):
+            bs = self.get_block_state(state)
+            bs.seen = []
+            for i in range(bs.steps):
+                components, bs = self.loop_step(components, bs, i=i)
+            self.set_block_state(state, bs)
+            return components, state
+
+    mixed = Loop.from_blocks_dict({"f": Forward, "b": Backward}).init_pipeline()
+    assert mixed(output="seen") == [
+        ("forward", 0, 0),
+        ("backward", 0, 0),
+        ("forward", 1, 10),
+        ("backward", 1, 10),
+    ]
+    same = Loop.from_blocks_dict({"f": Forward, "g": Forward}).init_pipeline()
+    assert same(output="seen")[-1] == ("forward", 1, 10)
+    index_only = IndexLoop.from_blocks_dict({"x": OnlyIndex}).init_pipeline()
+    assert index_only(output="seen") == [("index", 0), ("index", 2)]

@@ -20,6 +20,10 @@ from ._plan import At, Walk, plan
 _M = TypeVar("_M", bound="_MultiBlocks")
 
 
+#: loop_step's marker for a keyword value that was not passed
+_UNSET: Any = object()
+
+
 def as_block(name: Any, value: Any) -> ModularPipelineBlocks:
     """Validate a sub-block name and turn a block class into an instance."""
     if not isinstance(name, str) or not name or "." in name:
@@ -272,12 +276,12 @@ class SequentialPipelineBlocks(_MultiBlocks):
         calls = cache[3] if cache is not None else None
         if calls is None:
             calls = self._calls()
-        index = 0
+        call = None
         try:
-            for index, call in enumerate(calls):  # noqa: B007 (read in the except branch)
+            for call in calls:
                 components, state = call(components, state)
         except Exception as exc:
-            self._child_failed(exc, index, state)
+            self._child_failed(exc, _position(calls, call), state)
         return components, state
 
     def _plan(self, walk: Walk, at: At) -> None:
@@ -502,41 +506,48 @@ class LoopSequentialPipelineBlocks(_MultiBlocks):
             )
             # the sub-blocks' names and bound __call__ methods ride along for loop_step
             names = tuple(name for name, _ in items)
-            # the last entry maps keyword names -> "every sub-block takes them positionally in
-            # this order", filled by loop_step on first use of each set of names
-            acc = (get, put, names, tuple(block.__call__ for _, block in items), {})
+            calls = tuple(block.__call__ for _, block in items)
+            # whether every sub-block takes (i, t) / (i) by position, for loop_step's fast calls
+            positional = {
+                "it": _takes_positionally(calls, ("i", "t")),
+                "i": _takes_positionally(calls, ("i",)),
+            }
+            acc = (get, put, names, calls, positional)
             assert self._cache is not None
             self._cache = (self._cache[0], decl, items, acc)
         return acc[0], acc[1]
 
-    def loop_step(self, components: Any, block_state: BlockState, **kwargs: Any) -> tuple[Any, BlockState]:
-        """Run every sub-block once on the shared block state, passing ``kwargs`` to each."""
+    def loop_step(
+        self, components: Any, block_state: BlockState, i: Any = _UNSET, t: Any = _UNSET, **kwargs: Any
+    ) -> tuple[Any, BlockState]:
+        """Run every sub-block once on the shared block state, passing the keyword values (the
+        loop index ``i``, the timestep ``t``, and any others) to each."""
         cache = self._cache
         if cache is None or cache[3] is None:
             self._accessors()
             cache = self._cache
             assert cache is not None
         calls = cache[3][3]
-        positional = cache[3][4].get(tuple(kwargs))
-        if positional is None:
-            positional = cache[3][4][tuple(kwargs)] = _takes_positionally(calls, tuple(kwargs))
-        index = 0
+        call = None
         try:
-            # Calls of fixed arity with positional values skip building a keyword dict for every
-            # sub-block on every iteration; the usual loops pass one or two values (i, t).
-            if positional and len(kwargs) == 2:
-                a, b = kwargs.values()
-                for index, call in enumerate(calls):  # noqa: B007 (read in the except branch)
-                    components, block_state = call(components, block_state, a, b)
-            elif positional and len(kwargs) == 1:
-                (a,) = kwargs.values()
-                for index, call in enumerate(calls):  # noqa: B007
-                    components, block_state = call(components, block_state, a)
+            # ``i`` and ``t`` are what diffusion loops pass on every step: they arrive as named
+            # parameters and go on by position when every sub-block takes them so, skipping a
+            # keyword dict per sub-block per iteration. Anything else goes on by keyword.
+            if not kwargs and t is not _UNSET and i is not _UNSET and cache[3][4]["it"]:
+                for call in calls:
+                    components, block_state = call(components, block_state, i, t)
+            elif not kwargs and t is _UNSET and i is not _UNSET and cache[3][4]["i"]:
+                for call in calls:
+                    components, block_state = call(components, block_state, i)
             else:
-                for index, call in enumerate(calls):  # noqa: B007
+                if i is not _UNSET:
+                    kwargs["i"] = i
+                if t is not _UNSET:
+                    kwargs["t"] = t
+                for call in calls:
                     components, block_state = call(components, block_state, **kwargs)
         except Exception as exc:
-            self._step_failed(exc, index, block_state)
+            self._step_failed(exc, _position(calls, call), block_state)
         except KeyboardInterrupt as exc:  # not wrapped (Ctrl-C stays Ctrl-C); see keep_interrupted
             if getattr(exc, "_pending_salvage", None) is None:
                 exc._pending_salvage = (self, block_state)  # type: ignore[attr-defined]
@@ -570,6 +581,14 @@ class LoopSequentialPipelineBlocks(_MultiBlocks):
     def _plan(self, walk: Walk, at: At) -> None:
         walk.whole(self, at)  # loops stay whole
         walk.inside(self._state()[1], at)
+
+
+def _position(calls: tuple[Any, ...], failed: Any) -> int:
+    """Which of ``calls`` raised: found after the fact, so the hot loops count nothing."""
+    for index, call in enumerate(calls):
+        if call is failed:
+            return index
+    return 0
 
 
 def _takes_positionally(calls: tuple[Any, ...], names: tuple[str, ...]) -> bool:
