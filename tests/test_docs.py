@@ -34,7 +34,10 @@ SLOW_PAGES = {
     "docs/index.md",
     "docs/families/shapes.md",
     "docs/families/sd.md",
+    "docs/families/diffusers.md",
     "docs/performance.md",
+    "docs/batch.md",
+    "docs/serve.md",
 }
 
 
