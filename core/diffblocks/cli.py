@@ -6,12 +6,10 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ._model._errors import DiffblocksError
-
-Handler = Callable[[argparse.Namespace], int]
 
 
 def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:

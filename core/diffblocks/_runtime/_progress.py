@@ -11,9 +11,6 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-#: Switch progress bars off everywhere (``DIFFBLOCKS_PROGRESS=0`` does the same).
-config: dict[str, Any] = {"disable": None}
-
 #: The running pipeline's ``set_progress_bar_config`` settings (tqdm keywords).
 _pipeline_settings: ContextVar[Mapping[str, Any] | None] = ContextVar("progress_settings", default=None)
 
@@ -31,13 +28,13 @@ def progress_settings(settings: Mapping[str, Any]) -> Iterator[None]:
 def progress_bar(
     iterable: Iterable[T], *, total: int | None = None, desc: str | None = None, disable: bool | None = None
 ) -> Iterator[T]:
-    """Wrap ``iterable`` in a tqdm bar when stderr is a terminal and bars are not disabled."""
+    """Wrap ``iterable`` in a tqdm bar when stderr is a terminal and bars are not disabled
+    (``disable=True``, the pipeline's ``set_progress_bar_config(disable=True)``, or
+    ``DIFFBLOCKS_PROGRESS=0``)."""
     settings = dict(_pipeline_settings.get() or {})
     if disable is None:
         disable = settings.pop("disable", None)
     settings.pop("disable", None)
-    if disable is None:
-        disable = config["disable"]
     if disable is None:
         disable = os.environ.get("DIFFBLOCKS_PROGRESS", "1") == "0" or not sys.stderr.isatty()
     if disable:
