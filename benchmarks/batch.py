@@ -99,10 +99,10 @@ def cpu(args: argparse.Namespace) -> dict[str, Any]:
         pair = [(single_s, one_call_per_row, "single"), (batch_s, batched, "batch")]
         for sink, fn, name in pair if rep % 2 == 0 else pair[::-1]:
             sink.append(fn(work / f"{name}{rep}"))
-    diff = max(
+    diffs = [
         max_diff(load_png(work / f"single0/{i:05d}.png"), load_png(work / f"batch0/images/{i:05d}.png"))
         for i in range(len(rows))
-    )
+    ]
     single, batch = statistics.median(single_s), statistics.median(batch_s)
     return {
         "mode": "cpu",
@@ -114,7 +114,9 @@ def cpu(args: argparse.Namespace) -> dict[str, Any]:
         "one_call_per_row_rows_per_s": round(len(rows) / single, 3),
         "batch_rows_per_s": round(len(rows) / batch, 3),
         "ratio": round(single / batch, 3),
-        "max_pixel_diff": diff,
+        # batched kernels round differently; over many steps a few undecided pixels can drift
+        "max_pixel_diff": max(diffs),
+        "images_over_2_of_255": sum(d > 2 for d in diffs),
         "repeats": args.repeats,
     }
 

@@ -11,10 +11,11 @@ import logging
 import math
 import os
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .._front._png import png_bytes
+from .._front._png import generation_record, png_bytes
 from .._front._rows import InputRules, Row, RowInputError, RowResult, RowRunner, load_blocks, make_pipeline
 from ._output import IMAGES, write_images
 
@@ -69,6 +70,7 @@ class ImageGenerator:
         self.runner = RowRunner(make_pipeline(blocks, device), device=device, max_batch_size=batch_size)
         self.shared = dict(shared or {})
         self.out = Path(out_dir) if out_dir else None
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="diffblocks-png")
         if self.out is not None:
             (self.out / IMAGES).mkdir(parents=True, exist_ok=True)
 
@@ -94,13 +96,10 @@ class ImageGenerator:
             k: [] for k in ("id", "status", "error", "seed", "seconds", "inputs_json")
         }
         outputs: list[list[Any]] = []
-        for result in self.runner.run(rows):
-            error, payload = result.error, []
-            if result.ok:
-                try:
-                    payload = self._store(result)
-                except (OSError, TypeError, ValueError) as exc:
-                    error = f"writing its images failed: {exc}"
+        results = self.runner.run(rows)
+        # PNG encoding releases the GIL: a batch's images are encoded side by side, so the
+        # accelerator waits less between batches
+        for result, (payload, error) in zip(results, self._pool.map(self._store, results)):
             row = result.row
             columns["id"].append(row.id)
             columns["status"].append("ok" if error is None else "failed")
@@ -109,21 +108,25 @@ class ImageGenerator:
             columns["seconds"].append(result.seconds)
             columns["inputs_json"].append(json.dumps(row.inputs, default=repr))
             outputs.append(payload)
-        table = pa.table(
-            {k: pa.array(v, type=pa.int64() if k == "seed" else None) for k, v in columns.items()}
-        )
+        # explicit types: a batch whose errors are all None must not make a null-typed column
+        types = {"seed": pa.int64(), "seconds": pa.float64()}
+        table = pa.table({k: pa.array(v, type=types.get(k, pa.string())) for k, v in columns.items()})
         if self.out is not None:
             return table.append_column("files", pa.array(outputs, type=pa.list_(pa.string())))
         return table.append_column("png", pa.array(outputs, type=pa.list_(pa.binary())))
 
-    def _store(self, result: RowResult) -> list[Any]:
-        if self.out is not None:
-            return write_images(self.out, result, self.source)
-        from .._front._png import generation_record
-
-        row = result.row
-        record = generation_record(inputs=row.inputs, seed=row.seed, extra={"id": row.id}, **self.source)
-        return [png_bytes(image, record) for image in result.images]
+    def _store(self, result: RowResult) -> tuple[list[Any], str | None]:
+        """(files or PNG bytes, error): a row's images written or encoded."""
+        if not result.ok:
+            return [], result.error
+        try:
+            if self.out is not None:
+                return write_images(self.out, result, self.source), None
+            row = result.row
+            record = generation_record(inputs=row.inputs, seed=row.seed, extra={"id": row.id}, **self.source)
+            return [png_bytes(image, record) for image in result.images], None
+        except (OSError, TypeError, ValueError) as exc:
+            return [], f"writing its images failed: {exc}"
 
 
 def map_images(

@@ -74,6 +74,7 @@ class _Served:
         self.runner: RowRunner | None = None
         self.batcher: Batcher | None = None
         self.load_error: str | None = None
+        self.encoders = concurrent.futures.ThreadPoolExecutor(1)
         self.ids = itertools.count(1)
 
 
@@ -114,8 +115,6 @@ def create_app(
     known = list(schema["properties"])
     served = _Served()
     metrics = Metrics()
-    # zlib releases the GIL: a batch of PNGs is encoded side by side
-    encoders = concurrent.futures.ThreadPoolExecutor(min(8, os.cpu_count() or 1), thread_name_prefix="png")
 
     def ready(pipe: Any) -> None:
         served.runner = RowRunner(pipe, device=device, max_batch_size=max_batch)
@@ -139,6 +138,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loading = None
+        # zlib releases the GIL: a batch of PNGs is encoded side by side
+        served.encoders = concurrent.futures.ThreadPoolExecutor(min(8, os.cpu_count() or 1), "png")
         if built:
             ready(_own_copy(pipeline))
         else:
@@ -149,7 +150,8 @@ def create_app(
             loading.cancel()
         if served.batcher is not None:
             await served.batcher.stop()
-        encoders.shutdown(wait=True)
+        served.encoders.shutdown(wait=True)
+        served.runner = served.batcher = None  # a later start (a new lifespan) loads afresh
 
     app = FastAPI(
         title=f"diffblocks serve: {title}",
@@ -225,7 +227,10 @@ def create_app(
         rec = generation_record(inputs=inputs, seed=seed, **source)
         loop = asyncio.get_running_loop()
         pngs = await asyncio.gather(
-            *(loop.run_in_executor(encoders, _encode, im, rec, png_compress_level) for im in result.images)
+            *(
+                loop.run_in_executor(served.encoders, _encode, im, rec, png_compress_level)
+                for im in result.images
+            )
         )
         seconds = round(time.perf_counter() - arrived, 4)
         extra = {"X-Seed": str(seed), "X-Seconds": str(seconds), "X-Batch-Size": str(job.batch_size)}
