@@ -9,8 +9,9 @@ import diffblocks
 
 PACKAGE = Path(diffblocks.__file__).parent
 
-#: Bottom to top. Top-level modules (cli, testing, batch, serve, ...) and _front are front ends.
-LAYERS = ["_model", "_blocks", "_analysis", "_runtime", "_plugins", "_compose", "_front"]
+#: Bottom to top. Everything else (the package's __init__, _services, _front, cli, testing, batch,
+#: serve) is the top layer, the front ends, which may import one another and every layer below.
+LAYERS = ["_model", "_blocks", "_analysis", "_runtime", "_plugins", "_compose"]
 
 #: The one upward import the seed's API demands: blocks expose init_pipeline/doc/repr/validate,
 #: which live in the layers above; they reach them through diffblocks._services only.

@@ -236,7 +236,7 @@ class InputRules:
         """
         if defaults is None:
             # where ModularPipeline itself finds a spec file's [inputs]
-            defaults = blocks.__dict__.get("_spec_inputs", {})
+            defaults = blocks.origin.spec_inputs
         hints: dict[str, Any] = {}
         param_defaults: dict[str, Any] = {}
         # the pipeline's own inputs first (their aggregated declaration wins), then nested

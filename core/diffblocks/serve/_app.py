@@ -56,7 +56,7 @@ def _own_copy(pipe: Any) -> Any:
 
 
 def _record_source(blocks: Any) -> dict[str, Any]:
-    name = blocks.__dict__.get("_registered_name")
+    name = blocks.origin.registered_name
     if isinstance(name, str):
         return {"block": name}
     from .. import spec_dict
