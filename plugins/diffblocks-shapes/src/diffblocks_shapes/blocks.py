@@ -104,7 +104,9 @@ class PrepareLatentsStep(ShapesBlock):
     def inputs(self):
         return [
             InputParam(
-                "generator", "torch.Generator", description="random generator for reproducible images"
+                "generator",
+                "torch.Generator | list[torch.Generator]",
+                description="random generator for reproducible images (one per image for a batch)",
             ),
             InputParam("latents", "torch.Tensor", description="starting noise instead of fresh noise"),
         ]
@@ -174,7 +176,7 @@ class DenoiseLoop(DenoiseLoopBlocks):
     def loop_inputs(self):
         return [
             InputParam("guidance_scale", float, default=4.0),
-            InputParam("generator", "torch.Generator"),
+            InputParam("generator", "torch.Generator | list[torch.Generator]"),
             InputParam("show_progress", bool, description="progress bar: None = only on a terminal"),
         ]
 
