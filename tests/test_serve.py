@@ -126,6 +126,7 @@ def test_invalid_inputs_are_422_naming_each_field(server):
     assert run(server, prompt="a red circle", seed=-1).json()["detail"][0]["field"] == "seed"
 
 
+@pytest.mark.slow
 def test_concurrent_requests_batch_and_match_single_requests(server):
     prompts = ["a red circle", "a green square", "a blue triangle", "a yellow circle"] * 2
     bodies = [{"prompt": p, "num_inference_steps": STEPS, "seed": 100 + i} for i, p in enumerate(prompts)]
@@ -181,6 +182,7 @@ def test_unknown_block_is_one_clear_cli_error():
     assert proc.stderr.startswith("diffblocks: error:") and "shapes.text2img" in proc.stderr
 
 
+@pytest.mark.slow
 def test_sigterm_finishes_the_request_in_flight(server):
     # must stay the module's last test: it stops the server
     proc = PROCESSES[server]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from test_serve import PROCESSES, start_server
 
+pytestmark = pytest.mark.slow  # a browser and a model server
 CHROMIUM = os.environ.get("DIFFBLOCKS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
