@@ -148,11 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", default=".", help="folder to create it in (default: here)")
     p.set_defaults(handler=cmd_new_plugin)
 
-    from ._front import _cli_compose
+    # the command modules import their heavy libraries only when their command runs
+    from ._front import _batch_cli, _cli_compose, _serve_cli
 
     _cli_compose.add_commands(sub)
-    __import__("diffblocks._front._batch_cli", fromlist=["*"]).add_command(sub)
-    __import__("diffblocks._front._serve_cli", fromlist=["*"]).add_commands(sub)
+    _batch_cli.add_command(sub)
+    _serve_cli.add_commands(sub)
     return parser
 
 
