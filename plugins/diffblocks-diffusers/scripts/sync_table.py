@@ -230,6 +230,7 @@ def render_docs(data: dict[str, Any]) -> str:
         "call per step (diffusers runs it twice at batch 1).",
         "",
         "```bash",
+        ". .venv/bin/activate",
         "diffblocks blocks list | grep diffusers.stable_diffusion_xl.text2image",
         "diffblocks compose diffusers.stable_diffusion_xl.text2image --save sdxl.toml",
         "diffblocks validate sdxl.toml",
