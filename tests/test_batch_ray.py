@@ -87,7 +87,7 @@ def test_map_images_in_a_users_own_ray_pipeline(cluster, tmp_path):
     assert all(r["status"] == "ok" for r in results.values())
     for row in rows:
         (png,) = results[row["prompt"]]["png"]
-        target = tmp_path / "single.png"
+        target = tmp_path / f"single_{row['seed']}.png"  # run never overwrites a file
         sets = ["--set", f"prompt={row['prompt']}", "--set", f"num_inference_steps={STEPS}"]
         assert main(["run", "shapes.text2img", *sets, "--seed", str(row["seed"]), "--out", str(target)]) == 0
         assert np.abs(pixels(png) - pixels(target)).max() <= TOLERANCE
