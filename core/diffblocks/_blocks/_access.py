@@ -9,6 +9,7 @@ values for it, which made every later attribute access in the block slower.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -128,12 +129,13 @@ def _setter(
     if len(out_names) == 1 and not (tagged or rebinds or upstream):
         # The most common shape (one value out, nothing else written back).
         (only,) = out_names
+        read_only = operator.attrgetter(only)  # a C call: cheaper than getattr with a default
 
         def set_one(state: Any, bs: BlockState) -> None:
-            value = getattr(bs, only, missing)
-            if value is missing:
-                raise MissingOutputError(block_class, only)
-            state.intermediates[only] = value
+            try:
+                state.intermediates[only] = read_only(bs)
+            except AttributeError:
+                raise MissingOutputError(block_class, only) from None
 
         return set_one
 
