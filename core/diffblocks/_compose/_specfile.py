@@ -14,6 +14,7 @@ from typing import Any
 
 from .._blocks._base import BlockOrigin, ModularPipelineBlocks
 from .._blocks._multi import AutoPipelineBlocks, SequentialPipelineBlocks, _MultiBlocks
+from .._blocks._plan import caller_inputs
 from .._model._checks import (
     DTYPE_NAMES,
     invalid_values,
@@ -510,9 +511,7 @@ def _pipeline_problems(
     values that do not fit the declared type hints or ranges, and components no block uses."""
     problems: list[Problem] = []
     walked = [("", blocks), *blocks.walk()] if isinstance(blocks, _MultiBlocks) else [("", blocks)]
-    accepted: set[str] = set(blocks.input_names)
-    for _, block in walked:
-        accepted.update(p.name for p in block.inputs if p.name)
+    accepted = caller_inputs(blocks)  # exactly what the pipeline accepts from its caller
     for name in inputs:
         if name not in accepted:
             close = did_you_mean(name, accepted)
