@@ -113,6 +113,21 @@ def make_components(tokenizer_dir, unet_in_channels: int = 4, scheduler_cls: str
     }
 
 
+def run_text2img(pipe, **kw):
+    """The SD tests' standard tiny run: 2 steps, 32x32, seed 0, images as numpy."""
+    return pipe(
+        prompt="a cat",
+        num_inference_steps=2,
+        height=32,
+        width=32,
+        generator=torch.Generator().manual_seed(0),
+        output_type="np",
+        show_progress=False,
+        output="images",
+        **kw,
+    )
+
+
 def fresh_scheduler(scheduler):
     return type(scheduler).from_config(scheduler.config)
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from conftest import fresh_scheduler
+from conftest import fresh_scheduler, run_text2img
 from diffblocks import ComponentsManager, MissingComponentError, get_block
 
 
@@ -22,20 +22,6 @@ def save_folder(components, folder):
     (folder / "model_index.json").write_text(json.dumps(index))
 
 
-def run(pipe, **kw):
-    return pipe(
-        prompt="a cat",
-        num_inference_steps=2,
-        height=32,
-        width=32,
-        generator=torch.Generator().manual_seed(0),
-        output_type="np",
-        show_progress=False,
-        output="images",
-        **kw,
-    )
-
-
 def test_load_components_from_a_saved_folder_gives_the_same_images(components, tmp_path):
     save_folder(components, tmp_path)
     loaded = get_block("sd.text2img").init_pipeline()
@@ -44,7 +30,7 @@ def test_load_components_from_a_saved_folder_gives_the_same_images(components, t
     assert loaded.vae_scale_factor == 2 and loaded.image_processor.config.vae_scale_factor == 2
     live = get_block("sd.text2img").init_pipeline()
     live.update_components(**{**components, "scheduler": fresh_scheduler(components["scheduler"])})
-    assert abs(run(loaded) - run(live)).max() < 1e-6
+    assert abs(run_text2img(loaded) - run_text2img(live)).max() < 1e-6
     assert (tmp_path / "unet" / "diffusion_pytorch_model.safetensors").exists()
 
 
@@ -53,11 +39,11 @@ def test_swapping_the_scheduler_changes_the_result(components):
 
     pipe = get_block("sd.text2img").init_pipeline()
     pipe.update_components(**components)
-    ddim = run(pipe)
+    ddim = run_text2img(pipe)
     pipe.update_components(
         scheduler=diffusers.EulerDiscreteScheduler.from_config(components["scheduler"].config)
     )
-    euler = run(pipe)
+    euler = run_text2img(pipe)
     assert isinstance(pipe.scheduler, diffusers.EulerDiscreteScheduler)
     assert abs(ddim - euler).max() > 1e-3
 
@@ -66,7 +52,7 @@ def test_missing_component_named_with_the_block_before_running(components):
     pipe = get_block("sd.text2img").init_pipeline()
     pipe.update_components(**{k: v for k, v in components.items() if k != "vae"})
     with pytest.raises(MissingComponentError) as info:
-        run(pipe)
+        run_text2img(pipe)
     text = str(info.value)
     assert "'vae'" in text and "'prepare_latents'" in text and "'decode'" in text
     assert "load_components" in text

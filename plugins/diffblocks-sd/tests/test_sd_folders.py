@@ -7,28 +7,14 @@ import json
 
 import numpy as np
 import pytest
-import torch
-from conftest import fresh_scheduler
+from conftest import fresh_scheduler, run_text2img
 from diffblocks import ComponentLoadError, ModularPipeline, get_block
-
-
-def run(pipe):
-    return pipe(
-        prompt="a cat",
-        num_inference_steps=2,
-        height=32,
-        width=32,
-        generator=torch.Generator().manual_seed(0),
-        output_type="np",
-        show_progress=False,
-        output="images",
-    )
 
 
 def test_save_pretrained_then_from_pretrained_gives_the_same_images(components, tmp_path):
     pipe = get_block("sd.text2img").init_pipeline()
     pipe.update_components(**{**components, "scheduler": fresh_scheduler(components["scheduler"])})
-    expected = run(pipe)
+    expected = run_text2img(pipe)
     pipe.save_pretrained(tmp_path)
     index = json.loads((tmp_path / "modular_model_index.json").read_text())
     assert index["unet"][:2] == ["diffusers", "UNet2DConditionModel"]
@@ -41,4 +27,4 @@ def test_save_pretrained_then_from_pretrained_gives_the_same_images(components, 
     assert type(again).__name__ == "StableDiffusionModularPipeline"  # the family's class
     assert again.null_component_names  # nothing loaded before load_components()
     again.load_components()
-    np.testing.assert_allclose(run(again), expected, atol=1e-6)
+    np.testing.assert_allclose(run_text2img(again), expected, atol=1e-6)

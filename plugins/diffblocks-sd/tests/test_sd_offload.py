@@ -5,27 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from conftest import fresh_scheduler
+from conftest import fresh_scheduler, run_text2img
 from diffblocks import ComponentsManager, get_block
-
-
-def run(pipe):
-    return pipe(
-        prompt="a cat",
-        num_inference_steps=2,
-        height=32,
-        width=32,
-        generator=torch.Generator().manual_seed(0),
-        output_type="np",
-        show_progress=False,
-        output="images",
-    )
 
 
 def test_text2img_with_auto_offload_gives_the_same_images_moving_each_model_once(components):
     plain = get_block("sd.text2img").init_pipeline()
     plain.update_components(**{**components, "scheduler": fresh_scheduler(components["scheduler"])})
-    expected = run(plain)
+    expected = run_text2img(plain)
 
     manager = ComponentsManager()
     pipe = get_block("sd.text2img").init_pipeline(components_manager=manager, collection="sd")
@@ -34,7 +21,7 @@ def test_text2img_with_auto_offload_gives_the_same_images_moving_each_model_once
     biggest = max(sum(t.numel() * t.element_size() for t in [*m.parameters(), *m.buffers()]) for m in models)
     manager.enable_auto_cpu_offload("cpu", memory_budget=biggest)
     for _ in range(2):
-        np.testing.assert_allclose(run(pipe), expected, atol=1e-6)
+        np.testing.assert_allclose(run_text2img(pipe), expected, atol=1e-6)
     offload = manager.auto_offload
     # text encoder, unet, vae: one move in each per image; reading a config does not move a model
     assert offload.loads == 6
@@ -44,13 +31,13 @@ def test_text2img_with_auto_offload_gives_the_same_images_moving_each_model_once
 def test_text2img_streams_a_unet_larger_than_the_budget(components):
     plain = get_block("sd.text2img").init_pipeline()
     plain.update_components(**{**components, "scheduler": fresh_scheduler(components["scheduler"])})
-    expected = run(plain)
+    expected = run_text2img(plain)
 
     manager = ComponentsManager()
     pipe = get_block("sd.text2img").init_pipeline(components_manager=manager)
     pipe.update_components(**{**components, "scheduler": fresh_scheduler(components["scheduler"])})
     unet_bytes = sum(t.numel() * t.element_size() for t in [*pipe.unet.parameters(), *pipe.unet.buffers()])
     manager.enable_auto_cpu_offload("cpu", memory_budget=unet_bytes // 2)
-    np.testing.assert_allclose(run(pipe), expected, atol=1e-6)
+    np.testing.assert_allclose(run_text2img(pipe), expected, atol=1e-6)
     info = manager.get_model_info(manager.get_ids("unet")[0])
     assert info["streamed_gb"] is not None and info["streamed_gb"] * 2**30 <= unet_bytes // 2
