@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import platform
 import sys
 import timeit
 from collections.abc import Callable
@@ -135,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         REPEAT, SCALE = 1, 0.01
     import diffblocks
 
+    # CPython versions differ here (3.11 cannot specialize attribute reads on a class with
+    # __getattr__, such as PipelineState), so the version is part of the result
+    print(f"python            : {platform.python_implementation()} {platform.python_version()}")
     plain = marginal_us(plain_python)
     ours = marginal_us(lambda n: chain_runner(diffblocks, n))
     ours_loop = loop_us_per_iteration(diffblocks)

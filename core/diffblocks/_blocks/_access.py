@@ -9,7 +9,6 @@ values for it, which made every later attribute access in the block slower.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -129,11 +128,11 @@ def _setter(
     if len(out_names) == 1 and not (tagged or rebinds or upstream):
         # The most common shape (one value out, nothing else written back).
         (only,) = out_names
-        read_only = operator.attrgetter(only)  # a C call: cheaper than getattr with a default
 
         def set_one(state: Any, bs: BlockState) -> None:
+            # plain getattr without a default, in a try: cheaper than a default or attrgetter
             try:
-                state.intermediates[only] = read_only(bs)
+                state.intermediates[only] = getattr(bs, only)
             except AttributeError:
                 raise MissingOutputError(block_class, only) from None
 

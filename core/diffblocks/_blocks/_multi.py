@@ -507,12 +507,10 @@ class LoopSequentialPipelineBlocks(_MultiBlocks):
             # the sub-blocks' names and bound __call__ methods ride along for loop_step
             names = tuple(name for name, _ in items)
             calls = tuple(block.__call__ for _, block in items)
-            # whether every sub-block takes (i, t) / (i) by position, for loop_step's fast calls
-            positional = {
-                "it": _takes_positionally(calls, ("i", "t")),
-                "i": _takes_positionally(calls, ("i",)),
-            }
-            acc = (get, put, names, calls, positional)
+            # whether every sub-block takes (i) / (i, t) by position, for loop_step's fast calls
+            takes_i = _takes_positionally(calls, ("i",))
+            takes_it = _takes_positionally(calls, ("i", "t"))
+            acc = (get, put, names, calls, takes_i, takes_it)
             assert self._cache is not None
             self._cache = (self._cache[0], decl, items, acc)
         return acc[0], acc[1]
@@ -527,18 +525,19 @@ class LoopSequentialPipelineBlocks(_MultiBlocks):
             self._accessors()
             cache = self._cache
             assert cache is not None
-        calls = cache[3][3]
+        acc = cache[3]
+        calls = acc[3]
         call = None
         try:
             # ``i`` and ``t`` are what diffusion loops pass on every step: they arrive as named
             # parameters and go on by position when every sub-block takes them so, skipping a
             # keyword dict per sub-block per iteration. Anything else goes on by keyword.
-            if not kwargs and t is not _UNSET and i is not _UNSET and cache[3][4]["it"]:
-                for call in calls:
-                    components, block_state = call(components, block_state, i, t)
-            elif not kwargs and t is _UNSET and i is not _UNSET and cache[3][4]["i"]:
+            if t is _UNSET and acc[4] and not kwargs and i is not _UNSET:
                 for call in calls:
                     components, block_state = call(components, block_state, i)
+            elif acc[5] and not kwargs and i is not _UNSET and t is not _UNSET:
+                for call in calls:
+                    components, block_state = call(components, block_state, i, t)
             else:
                 if i is not _UNSET:
                     kwargs["i"] = i
