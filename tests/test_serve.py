@@ -35,11 +35,16 @@ def start_server(*args: str, env: dict[str, str] | None = None) -> tuple[subproc
         env={**os.environ, "DIFFBLOCKS_PROGRESS": "0", **(env or {})},
     )
     assert proc.stderr is not None
-    line = proc.stderr.readline()
-    match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
-    if match is None:
-        proc.kill()
-        raise AssertionError(f"no address printed: {line!r}{proc.stderr.read()}")
+    # progress notes ("still loading ...") may come first on a slow machine
+    seen: list[str] = []
+    match = None
+    while match is None:
+        line = proc.stderr.readline()
+        if not line:
+            proc.kill()
+            raise AssertionError(f"no address printed: {''.join(seen)!r}{proc.stderr.read()}")
+        seen.append(line)
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
     url = match.group(1)
     PROCESSES[url] = proc
     deadline = time.monotonic() + 120
@@ -79,6 +84,7 @@ def test_healthz_schema_and_openapi(server):
     assert props["prompt"]["type"] == "string"  # "str | list[str]": one prompt per request
     assert props["num_inference_steps"] == {
         "type": "integer",
+        "minimum": 1,  # the block's declared range (InputParam ge=1)
         "default": 20,
         "description": "denoising steps",
     }
@@ -124,6 +130,12 @@ def test_invalid_inputs_are_422_naming_each_field(server):
     reply = httpx.post(f"{server}/v1/run", content=b"{not json", headers={"Content-Type": "application/json"})
     assert reply.status_code == 422 and reply.json()["detail"][0]["field"] == "body"
     assert run(server, prompt="a red circle", seed=-1).json()["detail"][0]["field"] == "seed"
+    # a declared range is the request model's range: refused before the batcher sees it
+    reply = run(server, prompt="a red circle", num_inference_steps=0, guidance_scale=-1.0)
+    assert reply.status_code == 422
+    problems = {p["field"]: p["message"] for p in reply.json()["detail"]}
+    assert "greater than or equal to 1" in problems["num_inference_steps"]
+    assert "greater than or equal to 0" in problems["guidance_scale"]
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ from ._blocks._multi import (
 )
 from ._compose._compose import compose
 from ._compose._specfile import load_spec, save_spec, spec_dict
+from ._model._checks import InvalidInputError
 from ._model._dict import InsertableDict
 from ._model._errors import (
     BlockDefinitionError,
@@ -83,6 +84,7 @@ __all__ = [
     "DiffblocksError",
     "InputParam",
     "InsertableDict",
+    "InvalidInputError",
     "LoopSequentialPipelineBlocks",
     "MissingComponentError",
     "MissingInputError",

@@ -141,6 +141,7 @@ def http_inputs(blocks: Any, defaults: dict[str, Any] | None = None) -> list[Htt
             continue
         schema: dict[str, Any] = dict(parts[0][1]) if len(parts) == 1 else {"anyOf": [p[1] for p in parts]}
         annotation: Any = parts[0][0] if len(parts) == 1 else typing.Union[tuple(p[0] for p in parts)]  # noqa: UP007
+        schema.update(_declared_constraints(param))
         if param.description:
             schema["description"] = param.description
         default = defaults.get(name, param.default)
@@ -149,6 +150,23 @@ def http_inputs(blocks: Any, defaults: dict[str, Any] | None = None) -> list[Htt
         required = bool(param.required) and defaults.get(name) is None
         out.append(HttpInput(name, schema, annotation, required, default))
     out.sort(key=lambda i: not i.required)
+    return out
+
+
+def _declared_constraints(param: Any) -> dict[str, Any]:
+    """An InputParam's ``choices``/``ge``/``gt``/``le``/``lt`` as JSON Schema keywords, so the
+    OpenAPI document, pydantic's 422 and the page's form all know the range the block checks."""
+    out: dict[str, Any] = {}
+    if param.choices is not None:
+        out["enum"] = list(param.choices)
+    for attr, key in (
+        ("ge", "minimum"),
+        ("gt", "exclusiveMinimum"),
+        ("le", "maximum"),
+        ("lt", "exclusiveMaximum"),
+    ):
+        if getattr(param, attr) is not None:
+            out[key] = getattr(param, attr)
     return out
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 from conftest import fresh_scheduler, run_text2img
-from diffblocks import ComponentsManager, MissingComponentError, get_block
+from diffblocks import ComponentsManager, InvalidInputError, MissingComponentError, get_block
 
 
 def save_folder(components, folder):
@@ -107,7 +107,10 @@ def test_family_pipeline_class_and_workflows():
 def test_bad_inputs_are_explained(components, images):
     pipe = get_block("sd.img2img").init_pipeline()
     pipe.update_components(**components)
-    with pytest.raises(Exception, match="strength must be between 0 and 1"):
+    # declared ranges are checked before any block runs, so no prompt is encoded for nothing
+    with pytest.raises(
+        InvalidInputError, match=r"'strength' for block '[\w.]+' \(\w+\): must be <= 1; got 1.5"
+    ):
         pipe(prompt="a cat", image=images[0], strength=1.5, show_progress=False)
     with pytest.raises(Exception, match="'image' is required by block 'vae_encoder'"):
         pipe(prompt="a cat")

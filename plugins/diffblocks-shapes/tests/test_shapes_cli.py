@@ -31,3 +31,19 @@ def test_blocks_are_listed_lazily():
     exe = shutil.which("diffblocks", path=os.path.dirname(sys.executable))
     proc = subprocess.run([exe, "blocks", "list"], capture_output=True, text=True, timeout=120)
     assert "shapes.text2img" in proc.stdout and "diffblocks-shapes" in proc.stdout
+
+
+def test_out_of_range_values_are_refused_before_any_block_runs(tmp_path):
+    exe = shutil.which("diffblocks", path=os.path.dirname(sys.executable))
+    out = tmp_path / "never.png"
+    proc = subprocess.run(
+        [exe, "run", "shapes.text2img", "--set", "prompt=a red circle", "--set", "guidance_scale=-1"]
+        + ["--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "no block has run" in proc.stderr
+    assert "'guidance_scale' for block 'text_encoder' (TextEncoderStep): must be >= 0; got -1" in proc.stderr
+    assert not out.exists()

@@ -128,9 +128,18 @@ class DenoiseLoop(DenoiseLoopBlocks):
     @property
     def loop_inputs(self):
         return [
-            InputParam("guidance_scale", float, default=7.5, description="classifier-free guidance scale"),
-            InputParam("guidance_rescale", float, default=0.0, description="rescale guided noise (0 = off)"),
-            InputParam("eta", float, default=0.0, description="DDIM eta (ignored by other schedulers)"),
+            InputParam(
+                "guidance_scale", float, default=7.5, ge=0, description="classifier-free guidance scale"
+            ),
+            InputParam(
+                "guidance_rescale",
+                float,
+                default=0.0,
+                ge=0,
+                le=1,
+                description="rescale guided noise (0 = off)",
+            ),
+            InputParam("eta", float, default=0.0, ge=0, description="DDIM eta (ignored by other schedulers)"),
             InputParam(
                 "generator", "torch.Generator | list[torch.Generator]", description="random generator(s)"
             ),

@@ -48,11 +48,12 @@ class TextEncoderStep(SDBlock):
             InputParam(
                 "negative_prompt_embeds", "torch.Tensor", description="precomputed negative embeddings"
             ),
-            InputParam("clip_skip", int, description="number of final CLIP layers to skip"),
+            InputParam("clip_skip", int, ge=0, description="number of final CLIP layers to skip"),
             InputParam(
                 "guidance_scale",
                 float,
                 default=7.5,
+                ge=0,
                 description="classifier-free guidance scale; <= 1 disables it",
             ),
         ]
@@ -131,7 +132,9 @@ class InputStep(SDBlock):
 
     @property
     def inputs(self):
-        return [InputParam("num_images_per_prompt", int, default=1, description="images to make per prompt")]
+        return [
+            InputParam("num_images_per_prompt", int, default=1, ge=1, description="images to make per prompt")
+        ]
 
     @property
     def intermediate_inputs(self):

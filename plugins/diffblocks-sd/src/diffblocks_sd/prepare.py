@@ -18,9 +18,13 @@ GENERATOR = InputParam(
     "torch.Generator | list[torch.Generator]",
     description="random generator(s) for reproducible results",
 )
-NUM_IMAGES = InputParam("num_images_per_prompt", int, default=1, description="images to make per prompt")
-HEIGHT = InputParam("height", int, description="image height in pixels (default: the UNet's sample size)")
-WIDTH = InputParam("width", int, description="image width in pixels (default: the UNet's sample size)")
+NUM_IMAGES = InputParam(
+    "num_images_per_prompt", int, default=1, ge=1, description="images to make per prompt"
+)
+HEIGHT = InputParam(
+    "height", int, ge=8, description="image height in pixels (default: the UNet's sample size)"
+)
+WIDTH = InputParam("width", int, ge=8, description="image width in pixels (default: the UNet's sample size)")
 BATCH_SIZE = InputParam("batch_size", int, required=True, description="number of prompts")
 DTYPE = InputParam("dtype", "torch.dtype", required=True, description="dtype for latents")
 
@@ -51,7 +55,7 @@ class SetTimestepsStep(SDBlock):
     @property
     def inputs(self):
         return [
-            InputParam("num_inference_steps", int, default=50, description="number of denoising steps"),
+            InputParam("num_inference_steps", int, default=50, ge=1, description="number of denoising steps"),
             InputParam(
                 "timesteps", "list[int]", description="custom timesteps (schedulers that support them)"
             ),
@@ -60,6 +64,8 @@ class SetTimestepsStep(SDBlock):
                 "strength",
                 float,
                 default=self.strength_default,
+                ge=0,
+                le=1,
                 description="how much to change the input image (0..1)",
             ),
         ]

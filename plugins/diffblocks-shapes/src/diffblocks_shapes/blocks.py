@@ -33,9 +33,13 @@ class TextEncoderStep(ShapesBlock):
     def inputs(self):
         return [
             InputParam("prompt", "str | list[str]", required=True, description='e.g. "a red circle"'),
-            InputParam("num_images_per_prompt", int, default=1, description="images per prompt"),
+            InputParam("num_images_per_prompt", int, default=1, ge=1, description="images per prompt"),
             InputParam(
-                "guidance_scale", float, default=4.0, description="classifier-free guidance; <= 1 disables it"
+                "guidance_scale",
+                float,
+                default=4.0,
+                ge=0,
+                description="classifier-free guidance; <= 1 disables it",
             ),
         ]
 
@@ -77,7 +81,7 @@ class SetTimestepsStep(ShapesBlock):
 
     @property
     def inputs(self):
-        return [InputParam("num_inference_steps", int, default=20, description="denoising steps")]
+        return [InputParam("num_inference_steps", int, default=20, ge=1, description="denoising steps")]
 
     @property
     def intermediate_outputs(self):
@@ -175,7 +179,7 @@ class DenoiseLoop(DenoiseLoopBlocks):
     @property
     def loop_inputs(self):
         return [
-            InputParam("guidance_scale", float, default=4.0),
+            InputParam("guidance_scale", float, default=4.0, ge=0),
             InputParam("generator", "torch.Generator | list[torch.Generator]"),
             InputParam("show_progress", bool, description="progress bar: None = only on a terminal"),
         ]
