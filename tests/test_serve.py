@@ -194,6 +194,20 @@ def test_unknown_block_is_one_clear_cli_error():
     assert proc.stderr.startswith("diffblocks: error:") and "shapes.text2img" in proc.stderr
 
 
+def test_api_key_from_the_environment_guards_v1():
+    proc, url = start_server("shapes.text2img", env={"DIFFBLOCKS_API_KEY": "s3cret"})
+    try:
+        assert httpx.get(f"{url}/healthz").status_code == 200  # probes need no key
+        assert httpx.get(f"{url}/v1/schema").status_code == 401
+        wrong = httpx.get(f"{url}/v1/schema", headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        right = httpx.get(f"{url}/v1/schema", headers={"Authorization": "Bearer s3cret"})
+        assert right.status_code == 200 and "prompt" in right.json()["properties"]
+    finally:
+        proc.kill()
+        proc.wait(30)
+
+
 @pytest.mark.slow
 def test_sigterm_finishes_the_request_in_flight(server):
     # must stay the module's last test: it stops the server
