@@ -6,12 +6,18 @@ from diffblocks import (
     AutoPipelineBlocks,
     CompositionError,
     InputParam,
+    LoopSequentialPipelineBlocks,
     OutputParam,
     Registry,
     SequentialPipelineBlocks,
     compose,
+    get_block,
+    load_spec,
+    save_spec,
+    spec_dict,
     use_registry,
 )
+from test_cli_plugins import cli
 
 
 def test_list_of_names_keys_after_namespace_made_unique():
@@ -43,6 +49,31 @@ def test_single_workflow_name_and_instances_allowed():
         fn=lambda bs: setattr(bs, "x", float(bs.value)),
     )
     assert compose([number, "example.format"]).init_pipeline()(value=3, output="text") == "result: 3"
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "key"),
+    [
+        ("example.add_or_multiply", AutoPipelineBlocks, "add_or_multiply"),
+        ("example.repeat_add", LoopSequentialPipelineBlocks, "repeat_add"),
+    ],
+)
+def test_single_auto_or_loop_name_saves_and_reloads(tmp_path, name, kind, key):
+    blocks = compose(name)
+    assert isinstance(blocks.sub_blocks[key], kind)
+    assert spec_dict(blocks)["blocks"] == {key: name}
+    loaded = load_spec(save_spec(blocks, tmp_path / "p.toml"))
+    assert list(loaded.sub_blocks) == [key]
+    assert type(loaded.sub_blocks[key]) is type(blocks.sub_blocks[key])
+    # a registered instance (not a name) wraps the same way
+    assert spec_dict(compose(get_block(name)))["blocks"] == {key: name}
+
+
+def test_cli_compose_single_auto_name_saves(tmp_path):
+    out = cli("compose", "example.add_or_multiply", "--save", str(tmp_path / "ao.toml"))
+    assert out.returncode == 0, out.stderr
+    assert 'add_or_multiply = "example.add_or_multiply"' in (tmp_path / "ao.toml").read_text()
+    assert cli("validate", str(tmp_path / "ao.toml")).returncode == 0
 
 
 def test_composed_pipeline_gets_the_family():

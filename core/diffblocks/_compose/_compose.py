@@ -127,6 +127,16 @@ def family_of(blocks: ModularPipelineBlocks) -> str | None:
     return names.pop() if len(names) == 1 else None
 
 
+def _wrap(item: Any, block: ModularPipelineBlocks) -> SequentialPipelineBlocks:
+    """A one-entry sequence around a non-sequential block (an Auto, Loop or leaf block).
+
+    Marked composed, like the sequences ``_Builder.sequence`` builds, so a spec file saves it
+    as the inner block's registered name rather than refusing the unregistered wrapper."""
+    seq = SequentialPipelineBlocks.from_blocks_dict({_key_for(item, 0): block})
+    seq.origin = BlockOrigin(composed=True)
+    return seq
+
+
 def compose(
     spec: ComposeSpec, *, registry: Registry | None = None, validate: bool = True
 ) -> SequentialPipelineBlocks:
@@ -140,14 +150,10 @@ def compose(
     if isinstance(spec, str):
         block = builder.block(spec, "")
         if block is not None and not isinstance(block, SequentialPipelineBlocks):
-            block = SequentialPipelineBlocks.from_blocks_dict({_key_for(spec, 0): block})
+            block = _wrap(spec, block)
         result = block
     elif isinstance(spec, ModularPipelineBlocks):
-        result = (
-            spec
-            if isinstance(spec, SequentialPipelineBlocks)
-            else SequentialPipelineBlocks.from_blocks_dict({_key_for(spec, 0): spec})
-        )
+        result = spec if isinstance(spec, SequentialPipelineBlocks) else _wrap(spec, spec)
     elif isinstance(spec, (list, tuple, Mapping)):
         if not spec:
             builder.problems.append(
