@@ -12,7 +12,8 @@ from ._blocks._multi import (
     SequentialPipelineBlocks,
 )
 from ._compose._compose import compose
-from ._compose._specfile import load_spec, save_spec, spec_dict
+from ._compose._specfile import load_spec
+from ._compose._specsave import save_spec, spec_dict
 from ._model._checks import InvalidInputError
 from ._model._dict import InsertableDict
 from ._model._errors import (

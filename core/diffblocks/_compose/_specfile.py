@@ -1,19 +1,17 @@
-"""Pipeline spec files (TOML or JSON): block structure by registered name, input defaults,
-component loading specs and provenance. Loading resolves names through the registry only: a spec
-file can never make diffblocks import a module path or run code."""
+"""Loading pipeline spec files (TOML or JSON): block structure by registered name, input defaults,
+component loading specs and provenance. Names resolve through the registry only: a spec file can
+never make diffblocks import a module path or run code. (Parsing is in ``_specread``, writing in
+``_specsave``; ``save_spec``/``spec_dict`` are re-exported here for the front ends.)"""
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .._blocks._base import BlockOrigin, ModularPipelineBlocks
-from .._blocks._multi import AutoPipelineBlocks, SequentialPipelineBlocks, _MultiBlocks
+from .._blocks._multi import SequentialPipelineBlocks, _MultiBlocks
 from .._blocks._plan import caller_inputs
 from .._model._checks import (
     DTYPE_NAMES,
@@ -24,302 +22,8 @@ from .._model._checks import (
 from .._model._errors import CompositionError, Problem, did_you_mean
 from .._plugins._registry import NAME_RE, Registry, get_registry
 from ._compose import _Builder, auto_blocks, compose
-
-SPEC_VERSION = 1
-TOP_KEYS = {"diffblocks_spec", "description", "workflow", "blocks", "inputs", "components", "provenance"}
-NODE_KEYS = {"type", "blocks", "triggers", "default"}
-COMPONENT_KEYS = {"path", "subfolder", "dtype", "variant"}
-#: Deepest nesting of tables/arrays a spec file may have (far beyond any real pipeline).
-MAX_DEPTH = 64
-#: Integers outside int64 are refused: nothing a pipeline takes needs them, and they overflow tensors.
-INT_LIMIT = 2**63
-
-
-def _format(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix in (".toml", ".json"):
-        return suffix[1:]
-    raise CompositionError(
-        [Problem("bad-extension", "", None, f"{path.name!r}: use a .toml or .json file name")], str(path)
-    )
-
-
-# -- saving ---------------------------------------------------------------------------------
-def _node(block: ModularPipelineBlocks, path: str, provenance: dict[str, Any], registry: Registry) -> Any:
-    name = block.origin.registered_name
-    if name:
-        entry = registry.resolve(name)
-        provenance[name] = {"distribution": entry.distribution, "version": entry.version or ""}
-        return name
-    if block.origin.composed and isinstance(block, _MultiBlocks):
-        subs = {
-            k: _node(v, f"{path}.{k}" if path else k, provenance, registry)
-            for k, v in block.sub_blocks.items()
-        }
-        if isinstance(block, AutoPipelineBlocks):
-            keys = list(subs)
-            triggers = {k: t for k, t in zip(keys, block.block_trigger_inputs) if t is not None}
-            node: dict[str, Any] = {"type": "auto", "blocks": subs, "triggers": triggers}
-            if block.block_trigger_inputs and block.block_trigger_inputs[-1] is None:
-                node["default"] = keys[-1]
-            return node
-        return {"type": "sequential", "blocks": subs}
-    raise CompositionError(
-        [
-            Problem(
-                "not-registered",
-                path,
-                None,
-                f"{type(block).__name__} was not created from a registered name, so a spec file cannot refer to it; "
-                f"register it (registry.register('ns.name', ...)) and compose by name",
-            )
-        ]
-    )
-
-
-def spec_dict(
-    blocks: ModularPipelineBlocks,
-    *,
-    inputs: Mapping[str, Any] | None = None,
-    components: Mapping[str, Mapping[str, Any]] | None = None,
-    description: str | None = None,
-    registry: Registry | None = None,
-) -> dict[str, Any]:
-    """The declarative form of ``blocks`` (what :func:`save_spec` writes)."""
-    reg = registry or get_registry()
-    provenance: dict[str, Any] = {}
-    doc: dict[str, Any] = {"diffblocks_spec": SPEC_VERSION}
-    origin = blocks.origin
-    if description or origin.spec_description:
-        doc["description"] = description or origin.spec_description
-    if origin.registered_name:
-        doc["workflow"] = _node(blocks, "", provenance, reg)
-    elif origin.composed and isinstance(blocks, SequentialPipelineBlocks):
-        doc["blocks"] = {k: _node(v, k, provenance, reg) for k, v in blocks.sub_blocks.items()}
-    else:
-        doc["blocks"] = {"main": _node(blocks, "", provenance, reg)}
-    merged_inputs = {**origin.spec_inputs, **(inputs or {})}
-    if merged_inputs:
-        doc["inputs"] = {
-            k: list(v) if isinstance(v, tuple) else v for k, v in merged_inputs.items() if v is not None
-        }
-    merged_components = {**origin.spec_components, **(components or {})}
-    if merged_components:
-        doc["components"] = {
-            k: {
-                kk: os.fspath(vv) if isinstance(vv, os.PathLike) else vv
-                for kk, vv in v.items()
-                if vv is not None
-            }
-            for k, v in merged_components.items()
-        }
-    doc["provenance"] = provenance
-    return doc
-
-
-def save_spec(blocks: ModularPipelineBlocks, path: str | os.PathLike[str], **kwargs: Any) -> Path:
-    """Write ``blocks`` as a spec file; TOML or JSON by the file's extension.
-
-    Component paths inside the file's folder are written relative to it (how loading reads
-    them), so the folder can move as a whole."""
-    target = Path(path)
-    doc = spec_dict(blocks, **kwargs)
-    folder = os.path.realpath(target.parent)
-    for table in doc.get("components", {}).values():
-        where = table.get("path")
-        if isinstance(where, str) and os.path.isabs(where) and _inside(os.path.realpath(where), folder):
-            table["path"] = Path(os.path.relpath(os.path.realpath(where), folder)).as_posix()
-    if _format(target) == "json":
-        target.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    else:
-        import tomli_w
-
-        target.write_text(tomli_w.dumps(doc), encoding="utf-8")
-    return target
-
-
-# -- loading --------------------------------------------------------------------------------
-class _HugeInt(str):
-    """A JSON integer too long to convert safely; reported with its location after parsing."""
-
-
-def _json_int(text: str) -> int | _HugeInt:
-    # Python refuses to convert integers past 4300 digits with a bare ValueError and no location
-    return _HugeInt(text) if len(text.lstrip("-")) > 19 else int(text)
-
-
-def _too_deep_at(text: str) -> str | None:
-    """``line L, column C`` where brackets nest deeper than MAX_DEPTH (strings skipped), else None.
-
-    Checked before parsing: the JSON and TOML parsers recurse per level and would end in
-    RecursionError on a hostile file."""
-    depth, line, col, quote, escaped, comment = 0, 1, 0, "", False, False
-    for ch in text:
-        col += 1
-        if ch == "\n":
-            line, col, comment = line + 1, 0, False
-        if comment:
-            continue
-        if quote:
-            if escaped:
-                escaped = False
-            elif ch == "\\" and quote == '"':
-                escaped = True
-            elif ch == quote:
-                quote = ""
-            continue
-        if ch in "\"'":
-            quote = ch
-        elif ch == "#":
-            comment = True
-        elif ch in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                return f"line {line}, column {col}"
-        elif ch in "]}":
-            depth -= 1
-    return None
-
-
-def _child(where: str, key: Any) -> str:
-    """The dotted location of ``key`` inside ``where`` (``inputs.sizes[2]``)."""
-    if isinstance(key, int):
-        return f"{where}[{key}]"
-    return f"{where}.{key}" if where else str(key)
-
-
-def _value_problems(data: Any) -> list[Problem]:
-    """Values no pipeline input can take, with their dotted location: NaN/infinity, integers
-    beyond int64, and nesting deeper than MAX_DEPTH (walked iteratively, never recursively)."""
-    problems: list[Problem] = []
-    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
-    while stack:
-        value, where, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            problems.append(
-                Problem("too-deep", where, None, f"nested more than {MAX_DEPTH} levels deep; flatten it")
-            )
-            continue
-        items: Any = (
-            value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-        )
-        for key, item in items:
-            stack.append((item, _child(where, key), depth + 1))
-        if isinstance(value, _HugeInt) or (
-            isinstance(value, int) and not isinstance(value, bool) and not -INT_LIMIT <= value < INT_LIMIT
-        ):
-            shown = str(value) if len(str(value)) <= 24 else f"{str(value)[:12]}...({len(str(value))} digits)"
-            problems.append(
-                Problem(
-                    "too-large",
-                    where,
-                    None,
-                    f"the integer {shown} is outside the 64-bit range; use a smaller value",
-                )
-            )
-        elif isinstance(value, float) and not math.isfinite(value):
-            problems.append(
-                Problem("not-finite", where, None, f"{value} is not a finite number; give a finite value")
-            )
-    return sorted(problems, key=lambda pr: pr.path)
-
-
-def _parse(path: Path) -> dict[str, Any]:
-    fmt = _format(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CompositionError(
-            [Problem("unreadable", "", None, f"cannot read the file: {exc.strerror}")], str(path)
-        ) from exc
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise CompositionError(
-            [
-                Problem(
-                    "encoding",
-                    f"line {line}, byte {exc.start}",
-                    None,
-                    f"the file is not valid UTF-8 ({exc.reason}); save it as UTF-8",
-                )
-            ],
-            str(path),
-        ) from None
-    deep = _too_deep_at(text)
-    if deep is not None:
-        raise CompositionError(
-            [
-                Problem(
-                    "too-deep",
-                    deep,
-                    None,
-                    f"tables/arrays nested more than {MAX_DEPTH} levels deep; flatten it",
-                )
-            ],
-            str(path),
-        )
-    try:
-        data = _decode(text, fmt, path)
-    except RecursionError:  # a nesting the bracket scan cannot see (e.g. TOML dotted keys)
-        raise CompositionError(
-            [Problem("too-deep", "", None, f"nested too deeply to read; keep it under {MAX_DEPTH} levels")],
-            str(path),
-        ) from None
-    if not isinstance(data, dict):
-        raise CompositionError(
-            [Problem("wrong-type", "", None, "the file must hold a table/object at the top")], str(path)
-        )
-    problems = _value_problems(data)
-    if problems:
-        raise CompositionError(problems, str(path))
-    return data
-
-
-def _decode(text: str, fmt: str, path: Path) -> Any:
-    if fmt == "json":
-
-        def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-            seen: dict[str, Any] = {}
-            for k, v in pairs:
-                if k in seen:
-                    raise ValueError(f"duplicate key {k!r}")
-                seen[k] = v
-            return seen
-
-        try:
-            return json.loads(text, object_pairs_hook=no_duplicates, parse_int=_json_int)
-        except json.JSONDecodeError as exc:
-            raise CompositionError(
-                [
-                    Problem(
-                        "syntax",
-                        f"line {exc.lineno}, column {exc.colno}",
-                        None,
-                        f"{exc.msg}; fix the JSON syntax there",
-                    )
-                ],
-                str(path),
-            ) from exc
-        except ValueError as exc:
-            raise CompositionError(
-                [Problem("duplicate-key", "", None, f"{exc}; each key may appear once")], str(path)
-            ) from exc
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise CompositionError(
-            [Problem("syntax", "", None, f"{exc}; fix the TOML syntax there")], str(path)
-        ) from exc
-    except ValueError as exc:  # an integer literal too long to convert
-        raise CompositionError(
-            [Problem("too-large", "", None, f"{exc}; use a smaller number")], str(path)
-        ) from exc
+from ._specread import COMPONENT_KEYS, NODE_KEYS, SPEC_VERSION, TOP_KEYS, inside, read_spec_file
+from ._specsave import save_spec, spec_dict  # noqa: F401  (this module is where callers find them)
 
 
 class _Loader:
@@ -424,10 +128,6 @@ class _Loader:
         return None
 
 
-def _inside(path: str, folder: str) -> bool:
-    return os.path.commonpath([path, folder]) == folder
-
-
 def _component_folder(
     comp: str, table: dict[str, Any], base: Path, root: Path, problems: list[Problem]
 ) -> dict[str, Any]:
@@ -485,14 +185,14 @@ def _folder_problem(shown: str, folder: str, plain: str, real_root: str) -> tupl
     """(code, message) when ``folder`` leaves ``plain`` (the spec file's folder, or the
     ``component_root`` given to load_spec), reaches outside it through a symlink, or is not an
     existing folder; None when it is fine."""
-    if not _inside(folder, plain):
+    if not inside(folder, plain):
         return (
             "outside-folder",
             f"{shown} leads to {folder}, outside {plain}; component paths must stay inside the spec "
             f"file's folder (move the weights below it, or pass load_spec(component_root=...))",
         )
     real = os.path.realpath(folder)
-    if not _inside(real, real_root):
+    if not inside(real, real_root):
         return (
             "outside-folder",
             f"{shown} goes through a symlink to {real}, outside {real_root}; component paths must "
@@ -568,7 +268,7 @@ def load_spec(
     hints, unknown components, pickle or truncated weight files.
     """
     source = Path(path)
-    data = _parse(source)
+    data = read_spec_file(source)
     reg = registry or get_registry()
     loader = _Loader(data, reg)
     loader.check_keys(data, TOP_KEYS, "")
