@@ -85,6 +85,19 @@ def test_update_components_rejects_unknown_names_with_suggestion():
         pipe.components.schedulr
 
 
+def test_load_components_misspelt_name_suggests_instead_of_treating_it_as_a_folder(tmp_path, monkeypatch):
+    pipe = SequentialPipelineBlocks.from_blocks_dict({"b": uses_scheduler(sched_spec())}).init_pipeline()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ComponentLoadError, match="did you mean 'scheduler'") as info:
+        pipe.load_components("schedulr")
+    assert "not a local folder" not in str(info.value)
+    # a folder of that name is still a folder
+    (tmp_path / "schedulr" / "scheduler").mkdir(parents=True)
+    with pytest.raises(ComponentLoadError) as info:
+        pipe.load_components("schedulr")
+    assert "did you mean" not in str(info.value)
+
+
 def test_configs_have_defaults_and_update():
     block = leaf("Cfg")
     type(block).expected_configs = property(lambda self: [ConfigSpec("requires_safety", False, "x")])

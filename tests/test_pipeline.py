@@ -4,6 +4,7 @@ import pytest
 from blockfactory import adder, leaf
 from diffblocks import (
     BlockExecutionError,
+    DiffblocksError,
     InputParam,
     MissingInputError,
     MissingOutputError,
@@ -38,6 +39,40 @@ def test_output_none_name_list_and_bad_type():
     assert pipe(prompt="p", seed=1, output=["result", "prompt"]) == {"result": 41, "prompt": "p"}
     with pytest.raises(TypeError, match="output must be"):
         pipe(prompt="p", seed=1, output=3)
+
+
+def test_unknown_output_names_suggest_and_keep_the_state():
+    pipe = chain().init_pipeline()
+    with pytest.raises(DiffblocksError) as info:
+        pipe(prompt="p", seed=1, output="reslt")
+    err = info.value
+    assert isinstance(err, ValueError)
+    assert "output='reslt'" in str(err) and "Did you mean 'result'" in str(err)
+    assert err.state.get("result") == 41  # the run happened: its values are kept
+    with pytest.raises(DiffblocksError) as info:
+        pipe(prompt="p", seed=1, output=["result", "resultt", "nothing_like_it"])
+    text = str(info.value)
+    assert "output='resultt'" in text and "output='nothing_like_it'" in text
+    assert "output='result'" not in text and "Pass output= one of: n, prompt, result, seed, steps" in text
+
+
+def test_output_may_name_inputs_declared_names_and_undeclared_writes():
+    def direct(self, comps, state):
+        state.set("extra", 7)  # diffusers-style direct write of an undeclared name
+        return comps, state
+
+    writer = type(leaf("Direct"))
+    writer.__call__ = direct
+    blocks = chain()
+    blocks.sub_blocks["direct"] = writer()
+    blocks.sub_blocks["opt"] = leaf("Opt", inputs=[InputParam("maybe")])
+    pipe = blocks.init_pipeline()
+    assert pipe(prompt="p", seed=1, output=["prompt", "steps", "maybe", "extra"]) == {
+        "prompt": "p",
+        "steps": 4,
+        "maybe": None,
+        "extra": 7,
+    }
 
 
 def test_defaults_apply_to_inputs_not_given():

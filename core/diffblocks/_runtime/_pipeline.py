@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from .._analysis._render import render_doc
@@ -13,6 +13,7 @@ from .._blocks._multi import annotate, keep_interrupted
 from .._blocks._plan import caller_inputs, plan
 from .._model._checks import check_nesting, dtype_from_name, invalid_values, raise_call_problems, step_params
 from .._model._errors import (
+    DiffblocksError,
     UnknownInputError,
     did_you_mean,
 )
@@ -39,6 +40,30 @@ class _Report(NamedTuple):
     missing: list[tuple[str, str, str]]
     needs: list[tuple[str, str, str]]
     params: list[tuple[str, str, Any]]
+
+
+class UnknownOutputError(DiffblocksError, ValueError):
+    """``output=`` asked for names the pipeline neither declares, takes nor held after the run.
+
+    Raised after the run (a block may write a value it does not declare, and diffusers returns
+    such a value), so ``state`` holds everything computed."""
+
+    def __init__(self, unknown: Sequence[tuple[str, list[str]]], known: Iterable[str]) -> None:
+        super().__init__()
+        self.unknown = list(unknown)
+        self.known = sorted(known)
+
+    def __str__(self) -> str:
+        lines = []
+        for name, close in self.unknown:
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            lines.append(
+                f"output={name!r} is not a value of this pipeline: no block declares it, it is not "
+                f"an input, and the run did not set it.{hint}"
+            )
+        lines.append("Pass output= one of: " + (", ".join(self.known) or "(none)"))
+        lines.append("The run finished; its values are kept on this exception's .state.")
+        return "\n".join(lines)
 
 
 class ModularPipeline:
@@ -86,6 +111,8 @@ class ModularPipeline:
         self._plans: dict[frozenset[str], _Report] = {}
         self._plan_epoch = -1
         self._accepted: frozenset[str] = frozenset()
+        #: every name output= may ask for without the run having to set it (see _known_names)
+        self._known: frozenset[str] = frozenset()
         for name, spec in specs.items():
             if spec.default_creation_method == "from_config" and spec.type_hint is not None:
                 self.components.set(name, spec.create())
@@ -311,7 +338,10 @@ class ModularPipeline:
         (``torch_dtype={"unet": torch.float16, "default": torch.float32}``); ``device`` moves models.
         """
         specs = self.components.specs
-        if isinstance(target, (str, os.PathLike)) and not (isinstance(target, str) and target in specs):
+        if isinstance(target, str) and not os.path.isdir(target) and did_you_mean(target, specs):
+            # not a folder but (close to) a component name: the names check below suggests it
+            names = target
+        elif isinstance(target, (str, os.PathLike)) and not (isinstance(target, str) and target in specs):
             path = target  # load_components(folder), the first-release form
         elif target is not None:
             names = target  # load_components(["unet"]) or load_components("unet"), diffusers' form
@@ -417,6 +447,7 @@ class ModularPipeline:
         if epoch != self._plan_epoch:
             self._plans.clear()
             self._accepted = self.accepted_inputs()
+            self._known = _known_names(self.blocks, self._accepted)
             self._plan_epoch = epoch
         report = self._plans.get(present)
         if report is None:
@@ -466,6 +497,17 @@ class ModularPipeline:
             raise err from exc
         if output is None:
             return state
+        # Checked after the run, not before: a block may write a name it does not declare
+        # (diffusers returns such a value), so only the finished state says a name is wrong.
+        # A declared name the run did not produce (a branch not taken) is a valid None.
+        known = self._known
+        names = (output,) if isinstance(output, str) else output
+        wrong = [n for n in names if n not in known and n not in state]
+        if wrong:
+            choices = [*known, *(k for k in state.values if k not in known)]
+            err = UnknownOutputError([(n, did_you_mean(n, choices)) for n in wrong], choices)
+            err.state = state
+            raise err
         if isinstance(output, str):
             return state.get(output)
         return {name: state.get(name) for name in output}
@@ -509,6 +551,16 @@ class ModularPipeline:
         return "\n".join(lines) + "\n)"
 
 
+def _known_names(blocks: ModularPipelineBlocks, accepted: frozenset[str]) -> frozenset[str]:
+    """What ``output=`` may name: what a caller may pass, and every name any block of the tree
+    (every branch, loop insides included) reads or declares it produces."""
+    names = set(accepted)
+    for _, block in plan(blocks).nodes:
+        names.update(block.input_names)
+        names.update(block.output_names)
+    return frozenset(names)
+
+
 def _structure_version(blocks: ModularPipelineBlocks) -> int:
     """Changes whenever sub-blocks anywhere in the tree change (leaf blocks never change)."""
     return getattr(blocks, "structure_version", 0)  # type: ignore[no-any-return]
@@ -549,4 +601,4 @@ def _per_component(options: Mapping[str, Any], name: str) -> dict[str, Any]:
     return out
 
 
-__all__ = ["Components", "ConfigSpec", "ModularPipeline"]
+__all__ = ["Components", "ConfigSpec", "ModularPipeline", "UnknownOutputError"]
