@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dis
 import inspect
 import weakref
 from collections import OrderedDict
@@ -74,6 +75,50 @@ def annotate(exc: BaseException, name: str | None, block: Any, state: Any) -> Di
         if err.state is None:
             err.state = state
     return err
+
+
+class BadReturnError(BlockExecutionError):
+    """A block's ``__call__`` returned something other than a ``(components, state)`` pair; the
+    unpacking error is chained, ``state`` holds the partial pipeline state."""
+
+    def __init__(self, block_class: str, original: BaseException, returned: str, expected: str) -> None:
+        super().__init__(block_class, original)
+        self.returned = returned
+        self.expected = expected
+
+    def __str__(self) -> str:
+        return (
+            f"block {self.block_path!r} ({self.block_class}) returned {self.returned}; __call__ must "
+            f"return {self.expected}: end it with 'return {self.expected[1:-1]}'. Values computed "
+            f"before it are kept on this exception's .state."
+        )
+
+
+_UNPACK_SEQUENCE = dis.opmap["UNPACK_SEQUENCE"]
+
+
+def bad_return(exc: BaseException, block: Any, expected: str) -> BadReturnError | None:
+    """For a runner's failure path: the error to raise when ``exc`` is the runner's own unpacking
+    of a sub-block's result (the block returned None or not a pair), else None.
+
+    The runner's frame raised it (no deeper traceback entry) at an UNPACK_SEQUENCE instruction, so
+    a TypeError or ValueError raised inside the block, or by calling it with the wrong arguments,
+    is never mistaken for one. Found after the fact, so the success path checks nothing."""
+    tb = exc.__traceback__
+    if not isinstance(exc, (TypeError, ValueError)) or tb is None or tb.tb_next is not None:
+        return None
+    if tb.tb_frame.f_code.co_code[tb.tb_lasti] != _UNPACK_SEQUENCE:
+        return None
+    text = str(exc)
+    if isinstance(exc, TypeError):
+        # "cannot unpack non-iterable NoneType object": the message names the returned type
+        kind = text.removeprefix("cannot unpack non-iterable ").removesuffix(" object")
+        returned = "None" if kind == "NoneType" else f"a value of type {kind}, not a pair"
+    else:
+        returned = f"a sequence that is not a pair ({text})"
+    if isinstance(block, ConditionalPipelineBlocks):
+        returned += " (what its chosen sub-block's __call__ returned)"
+    return BadReturnError(type(block).__name__, exc, returned, expected)
 
 
 def keep_interrupted(exc: KeyboardInterrupt, state: PipelineState) -> None:
@@ -266,7 +311,7 @@ class SequentialPipelineBlocks(_MultiBlocks):
 
     def _child_failed(self, exc: BaseException, index: int, state: PipelineState) -> None:
         name, block = self._state()[1][index]
-        err = annotate(exc, name, block, state)
+        err = annotate(bad_return(exc, block, "(components, state)") or exc, name, block, state)
         if err is exc:
             raise exc
         raise err from exc
@@ -556,7 +601,8 @@ class LoopSequentialPipelineBlocks(_MultiBlocks):
     def _step_failed(self, exc: BaseException, index: int, block_state: BlockState) -> None:
         assert self._cache is not None
         name = self._cache[3][2][index]
-        err = annotate(exc, name, self._sub_blocks.get(name), None)
+        block = self._sub_blocks.get(name)
+        err = annotate(bad_return(exc, block, "(components, block_state)") or exc, name, block, None)
         if err._pending_salvage is None:
             err._pending_salvage = (self, block_state)
         if err is exc:
