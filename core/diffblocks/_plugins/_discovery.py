@@ -94,18 +94,37 @@ def plugin_filter(raw: str | None = None) -> Callable[[PluginInfo], bool]:
 
 def unmatched_filter_names(found: list[PluginInfo], raw: str | None = None) -> list[str]:
     """One message per ``DIFFBLOCKS_PLUGINS`` item that names no installed plugin distribution
-    (an entry-point name, say, which used to match), with the distribution it may mean."""
+    (a typo, or an entry-point name, which used to match), with the distributions it may mean."""
+    from .._model._errors import did_you_mean
+
     if raw is None:
         raw = os.environ.get(ENV_PLUGINS)
     by_name = {normalize(p.name): p.distribution for p in found}
-    dists = {p.distribution for p in found}
+    dists = sorted({p.distribution for p in found})
     notes = []
     for item in (s.strip().lstrip("-") for s in (raw or "").split(",")):
         if item and normalize(item) not in dists:
             meant = by_name.get(normalize(item))
-            hint = f" (did you mean the distribution {meant!r}?)" if meant else ""
+            # the closest only: plugin distributions share prefixes ("diffblocks-"), so the
+            # runners-up are noise
+            close = [meant] if meant else did_you_mean(normalize(item), dists, n=1)
+            hint = f" (did you mean the distribution {close[0]!r}?)" if close else ""
             notes.append(f"{ENV_PLUGINS} names {item!r}, which is no installed plugin distribution{hint}")
     return notes
+
+
+def disabled_reason(info: PluginInfo, raw: str | None = None) -> str:
+    """How ``DIFFBLOCKS_PLUGINS`` leaves ``info`` out, and the change that loads it."""
+    if raw is None:
+        raw = os.environ.get(ENV_PLUGINS)
+    dist = info.distribution
+    items = [s.strip() for s in (raw or "").split(",") if s.strip()]
+    if not items:
+        return f"{ENV_PLUGINS} is set but empty, which loads no plugin; unset it, or set it to {dist!r}"
+    excluded = [s for s in items if s.startswith("-") and normalize(s[1:]) == dist]
+    if excluded:
+        return f"{ENV_PLUGINS}={raw!r} excludes it; remove {excluded[0]!r} from {ENV_PLUGINS} to load it"
+    return f"{ENV_PLUGINS}={raw!r} loads only the distributions it names; add {dist!r} to it to load it"
 
 
 def _name_version(dist: Any) -> tuple[str, str | None]:

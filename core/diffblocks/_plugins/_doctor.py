@@ -150,13 +150,16 @@ def check(progress: Callable[[str], None] = lambda line: None) -> dict[str, Any]
         "with_problems": sum(bool(r["problems"]) for r in rows),
         "unresolved_conflicts": len(unresolved),
     }
+    # a DIFFBLOCKS_PLUGINS item naming nothing installed is a problem: a typo in "a,b" leaves
+    # out the plugin it meant, and one in "-a" loads the plugin it meant to leave out
+    notes = unmatched_filter_names(plugins)
     return {
         "plugins": rows,
         "conflicts": conflicts["block"],
         "family_conflicts": conflicts["family"],
         "loader_conflicts": conflicts["loader"],
         "unresolved": unresolved,
-        "notes": unmatched_filter_names(plugins),
+        "notes": notes,
         "summary": summary,
-        "ok": not summary["with_problems"] and not unresolved,
+        "ok": not summary["with_problems"] and not unresolved and not notes,
     }
