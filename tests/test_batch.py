@@ -232,7 +232,18 @@ def test_jsonl_csv_and_parquet_inputs_give_the_same_rows(tmp_path):
             "line 2: id 'x' is already used on line 1",
         ),
         ('{"id": "../x", "prompt": "a"}\n', "rows.jsonl", "id '../x' cannot name a file"),
-        ('{"prompt": "a", "seed": -1}\n', "rows.jsonl", "line 1: 'seed' must be a whole number >= 0"),
+        ('{"prompt": "a", "seed": -1}\n', "rows.jsonl", "line 1: 'seed': a seed must be a whole number"),
+        ('{"prompt": "a", "seed": 18446744073709551616}\n', "rows.jsonl", "from 0 to 2**64 - 1"),
+        (
+            '{"prompt": "a"}\n{"prompt": "b", "guidance_scale": Infinity}\n',
+            "rows.jsonl",
+            "rows.jsonl line 2: 'guidance_scale': inf is not a finite number",
+        ),
+        (
+            "prompt,guidance_scale\na red circle,NaN\n",
+            "rows.csv",
+            "rows.csv line 2: 'guidance_scale': nan is not a finite number",
+        ),
         (
             "prompt,seed\na red circle,1,2\n",
             "rows.csv",

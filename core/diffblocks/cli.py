@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import typing
 from collections.abc import Sequence
 from typing import Any
 
@@ -116,10 +117,16 @@ def _version() -> str:
     return __version__
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's mistakes (a bad flag value, a missing argument) in the CLI's one-line form."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"diffblocks: error: {message} (see: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="diffblocks", description="Compose diffusion pipelines from blocks."
-    )
+    # subcommand parsers are made by parser_class, which defaults to the parent's class
+    parser = _Parser(prog="diffblocks", description="Compose diffusion pipelines from blocks.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     parser.add_argument("--version", action="version", version=f"diffblocks {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -168,7 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `diffblocks ... | head`: the reader has what it wanted; leave quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (DiffblocksError, ValueError, KeyError, OSError, TypeError) as exc:
+    # user errors: diffblocks' own, bad values (UsageError, input files, spec files are
+    # ValueErrors) and files that cannot be read or written. Anything else (an AttributeError, a
+    # TypeError from a wrong call) is a bug and keeps its traceback.
+    except (DiffblocksError, ValueError, OSError) as exc:
         if args.debug:
             raise
         from ._front._cli_errors import cli_message

@@ -7,34 +7,26 @@ Exit status: 0 all rows ok, 1 some rows failed (summary on stderr), 2 usage or i
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import Any
-
-
-def _shared(items: list[str] | None) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set {item!r}: use --set name=value")
-        try:
-            values[key] = json.loads(text)  # as `diffblocks run --set`: JSON when it parses
-        except ValueError:
-            values[key] = text
-    return values
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
     from ..batch import run
+    from ._cli_run import check_device, check_seed, check_values, parse_sets
 
+    # the same checks as `diffblocks run`, before any file is read or model loaded
+    check_seed(args.seed)
+    shared = parse_sets(args.set or [], output_flag=None)
+    check_values(shared, {k: f"--set {k}" for k in shared})
+    if args.device is not None:
+        check_device(args.device)
     summary = run(
         args.target,
         args.inputs,
         args.out,
         batch_size=args.batch_size,
         seed=args.seed,
-        shared=_shared(args.set),
+        shared=shared,
         device=args.device,
         ray=args.ray,
         workers=args.workers,
@@ -54,7 +46,9 @@ def add_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--inputs", required=True, metavar="FILE", help="rows of inputs: .jsonl, .csv or .parquet")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created; reused to resume)")
     p.add_argument("--batch-size", type=int, default=16, metavar="N", help="rows per pipeline call (16)")
-    p.add_argument("--seed", type=int, default=0, help="seed of row 0; row i gets S+i unless it has a seed")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of row 0 (0 to 2**64-1); row i gets S+i unless it has one"
+    )
     p.add_argument(
         "--set", action="append", metavar="KEY=VALUE", help="an input shared by all rows (JSON or text)"
     )

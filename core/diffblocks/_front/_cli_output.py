@@ -71,26 +71,36 @@ _SUFFIX_HELP = {
 def check_out_path(out: str, force: bool) -> Path:
     """Refuse, before anything is computed, an ``--out`` that cannot be written."""
     path = Path(out)
-    if path.is_dir() and not path.is_symlink():
-        raise UsageError(f"--out {out}: is a folder; give a file name such as {path / 'out.png'}")
-    if suffix_kind(path) is None:
+    if out and not (path.is_dir() and not path.is_symlink()) and suffix_kind(path) is None:
         raise UsageError(
             f"--out {out}: unknown file type {path.suffix or '(no extension)'!r}; use .png/.jpg/.webp "
             f"for images, .safetensors for tensors or .json for other values"
         )
+    return check_destination(out, force, "--out", example="out.png")
+
+
+def check_destination(text: str, force: bool, flag: str, *, example: str) -> Path:
+    """The file a flag names (``--out``, ``--save``), refused when it cannot be written: an empty
+    name, a folder, a missing or unwritable folder, or an existing file or symlink without
+    ``--force``. Write it with :func:`atomic_write`, which replaces a symlink, never follows it."""
+    if not text:
+        raise UsageError(f"{flag} '': give a file name, such as {flag} {example}")
+    path = Path(text)
+    if path.is_dir() and not path.is_symlink():
+        raise UsageError(f"{flag} {text}: is a folder; give a file name such as {path / example}")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise UsageError(f"--out {out}: the folder {parent} does not exist; create it first")
+        raise UsageError(f"{flag} {text}: the folder {parent} does not exist; create it first")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {out}: the folder {parent} is not writable")
-    check_not_there(path, force)
+        raise UsageError(f"{flag} {text}: the folder {parent} is not writable")
+    check_not_there(path, force, flag)
     return path
 
 
-def check_not_there(path: Path, force: bool) -> None:
+def check_not_there(path: Path, force: bool, flag: str = "--out") -> None:
     if os.path.lexists(path) and not force:
         what = "a symlink" if path.is_symlink() else "a file"
-        raise UsageError(f"--out {path}: {what} of that name exists; add --force to replace it")
+        raise UsageError(f"{flag} {path}: {what} of that name exists; add --force to replace it")
 
 
 def check_kind(path: Path, kind: str, name: str) -> None:

@@ -30,11 +30,10 @@ from ._cli_output import (
     write_tensors,
 )
 from ._png import generation_record
+from ._rows import CALL_KEYWORDS, is_spec_path, seed_problem
 
 #: Inputs that are counts or sizes wherever they appear (diffusers' names): positive integers.
 POSITIVE_INTS = ("num_inference_steps", "height", "width", "num_images_per_prompt", "batch_size")
-#: torch.Generator.manual_seed takes 64-bit seeds.
-SEED_MAX = 2**64 - 1
 
 
 def parse_value(text: str) -> Any:
@@ -51,12 +50,19 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def parse_sets(items: list[str]) -> dict[str, Any]:
+def parse_sets(items: list[str], *, output_flag: str | None = "--output NAME") -> dict[str, Any]:
+    """``--set name=value`` items as inputs (values by :func:`parse_value`), refusing the pipeline
+    call's own keywords; ``output_flag`` is the option that picks an output, where there is one."""
     values: dict[str, Any] = {}
     for item in items:
         key, sep, text = item.partition("=")
         if not sep or not key:
             raise UsageError(f"--set {item!r}: use --set name=value")
+        if key in CALL_KEYWORDS:
+            fix = f"; use {output_flag}" if key == "output" and output_flag else ""
+            raise UsageError(
+                f"--set {key}: {key!r} is reserved (a keyword of the pipeline call), not an input{fix}"
+            )
         try:
             values[key] = parse_value(text)
         except UsageError as exc:
@@ -65,39 +71,42 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
 
 
 def check_values(values: dict[str, Any], origin: dict[str, str]) -> None:
-    """Finite numbers everywhere; positive integers for the well-known counts and sizes."""
+    """Finite numbers everywhere; positive integers for the well-known counts and sizes.
+    ``origin`` says where each value came from (``--set steps``, a spec file, a PNG's record)."""
     for key, value in values.items():
-        where = origin.get(key, f"--set {key}")
+        where = origin.get(key, f"input {key}")
         check_number(value, where)
         if key in POSITIVE_INTS and value is not None:
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise UsageError(f"{where}: {key} must be a positive whole number, not {value!r}")
 
 
-def check_seed(seed: int | None) -> None:
-    if seed is not None and not 0 <= seed <= SEED_MAX:
-        raise UsageError(f"--seed {seed}: a seed must be between 0 and 2**64 - 1 ({SEED_MAX})")
+def check_seed(seed: int | None, where: str = "--seed") -> None:
+    """The one seed rule (:func:`seed_problem`), worded for the flag or file it came from."""
+    problem = None if seed is None else seed_problem(seed)
+    if problem is not None:
+        raise UsageError(f"{where} {seed}: {problem}")
 
 
-def check_device(device: str) -> None:
-    """An unknown device, or one this machine lacks, is refused before any model is loaded."""
+def check_device(device: str, where: str | None = None) -> None:
+    """An unknown device, or one this machine lacks, is refused before any model is loaded.
+    ``where`` names its source (default ``--device DEVICE``)."""
     import torch
 
+    where = where or f"--device {device}"
     try:
         dev = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise UsageError(f"--device {device}: unknown device; use cpu, cuda, cuda:N or mps") from None
+    except (RuntimeError, ValueError, TypeError):
+        raise UsageError(f"{where}: unknown device; use cpu, cuda, cuda:N or mps") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise UsageError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
+            raise UsageError(f"{where}: CUDA is not available on this machine; use --device cpu")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise UsageError(
-                f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)"
-            )
+            raise UsageError(f"{where}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     elif dev.type == "mps" and not torch.backends.mps.is_available():
-        raise UsageError(f"--device {device}: MPS is not available on this machine; use --device cpu")
+        raise UsageError(f"{where}: MPS is not available on this machine; use --device cpu")
     elif dev.type not in ("cpu", "cuda", "mps"):
-        raise UsageError(f"--device {device}: unsupported device type {dev.type!r}; use cpu, cuda or mps")
+        raise UsageError(f"{where}: unsupported device type {dev.type!r}; use cpu, cuda or mps")
 
 
 def _blocks_for(target: str) -> tuple[Any, dict[str, Any]]:
@@ -105,7 +114,7 @@ def _blocks_for(target: str) -> tuple[Any, dict[str, Any]]:
     from ._cli_compose import _target
 
     blocks = _target(target)
-    if target.lower().endswith((".toml", ".json")) or "/" in target:
+    if is_spec_path(target):
         from .._compose._specfile import spec_dict
 
         # component paths in the spec are absolute by now; the folder they were allowed under
@@ -115,12 +124,22 @@ def _blocks_for(target: str) -> tuple[Any, dict[str, Any]]:
     return blocks, {"block": target}
 
 
+def _recorded(png: str, key: str) -> str:
+    """How an error names a value that came from a PNG's record (not from the command line)."""
+    return f"{png}: the diffblocks record's {key}"
+
+
 def _blocks_from_record(record: dict[str, Any], png: str) -> tuple[Any, dict[str, Any]]:
     from .._compose._compose import compose
     from .._compose._specfile import load_spec
+    from .._model._errors import CompositionError
 
     if record.get("block"):
-        return compose(record["block"]), {"block": record["block"]}
+        try:
+            return compose(record["block"]), {"block": record["block"]}
+        except CompositionError as exc:
+            exc.source = _recorded(png, "'block'")
+            raise
     spec = record.get("spec")
     if not isinstance(spec, dict):
         raise UsageError(f"--from-png {png}: its record names neither a block nor a spec")
@@ -132,8 +151,55 @@ def _blocks_from_record(record: dict[str, Any], png: str) -> tuple[Any, dict[str
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "spec.json"
         path.write_text(json.dumps(spec))
-        blocks = load_spec(path, component_root=root)
+        try:
+            blocks = load_spec(path, component_root=root)
+        except CompositionError as exc:
+            # the temporary file is gone when the message is read: name the PNG and its key
+            exc.source = _recorded(png, "'spec'")
+            raise
     return blocks, {"spec": spec, "extra": {"spec_folder": root}}
+
+
+#: The record's keys that ``--from-png`` reads, and what each must hold (None is always allowed).
+_RECORD_SHAPE: dict[str, tuple[type, str]] = {
+    "block": (str, "a registered block name (text)"),
+    "spec": (dict, "an object (a spec)"),
+    "spec_folder": (str, "a folder path (text)"),
+    "inputs": (dict, "an object of input name: value"),
+    "output": (str, "an output name (text)"),
+    "device": (str, "a device name (text)"),
+    "diffblocks": (str, "a version (text)"),
+    "plugins": (dict, "an object of distribution name: version"),
+}
+
+
+def _check_record(record: dict[str, Any], png: str) -> None:
+    """Refuse a record whose values have the wrong shape, naming the file and the key."""
+    for key, (kind, what) in _RECORD_SHAPE.items():
+        value = record.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+            raise UsageError(
+                f"{_recorded(png, repr(key))} must be {what}, not {type(value).__name__} {value!r}"
+            )
+    for version in (record.get("plugins") or {}).values():
+        if version is not None and not isinstance(version, str):
+            raise UsageError(
+                f"{_recorded(png, repr('plugins'))} must map names to versions (text), not {version!r}"
+            )
+    seed = record.get("seed")
+    if seed is not None and seed_problem(seed) is not None:
+        raise UsageError(f"{_recorded(png, repr('seed'))}: {seed_problem(seed)}")
+    for key, value in (record.get("inputs") or {}).items():
+        if key in CALL_KEYWORDS:
+            raise UsageError(
+                f"{_recorded(png, f'inputs.{key}')}: {key!r} is reserved (a keyword of the pipeline call), "
+                f"not an input"
+            )
+        if isinstance(value, dict) and "__repr__" in value:
+            raise UsageError(
+                f"--from-png {png}: input {key!r} was a {value['__repr__']} and is not stored in the "
+                f"file; give it again with --set"
+            )
 
 
 def _read_record(png: str) -> dict[str, Any]:
@@ -149,16 +215,12 @@ def _read_record(png: str) -> dict[str, Any]:
         raise UsageError(
             f"--from-png {png}: the file holds no diffblocks record (diffblocks run did not write it)"
         )
-    if not isinstance(record.get("format"), int) or record["format"] > RECORD_VERSION:
-        raise UsageError(
-            f"--from-png {png}: record format {record.get('format')!r} is newer than this diffblocks"
-        )
-    for key, value in (record.get("inputs") or {}).items():
-        if isinstance(value, dict) and "__repr__" in value:
-            raise UsageError(
-                f"--from-png {png}: input {key!r} was a {value['__repr__']} and is not stored in the "
-                f"file; give it again with --set"
-            )
+    version = record.get("format")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise UsageError(f"{_recorded(png, repr('format'))} must be a whole number, not {version!r}")
+    if version > RECORD_VERSION:
+        raise UsageError(f"--from-png {png}: record format {version!r} is newer than this diffblocks")
+    _check_record(record, png)
     return record
 
 
@@ -177,28 +239,39 @@ def _note_version_changes(record: dict[str, Any]) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     record: dict[str, Any] | None = None
-    if args.from_png and args.target:
+    png: str = args.from_png or ""
+    if args.from_png is not None and args.target:
         raise UsageError("give a target or --from-png FILE, not both")
-    if args.from_png:
-        record = _read_record(args.from_png)
+    if args.from_png is not None:
+        record = _read_record(png)
     elif not args.target:
         raise UsageError("give a spec file or a registered block name to run (or --from-png FILE)")
-    out = check_out_path(args.out, args.force) if args.out else None
+    out = check_out_path(args.out, args.force) if args.out is not None else None
     check_seed(args.seed)
     sets = parse_sets(args.set or [])
-    check_values(sets, {})  # before any block is imported: these need nothing but the text
-    device = args.device or (record or {}).get("device")
-    if device:
-        check_device(device)
+    origin = {k: f"--set {k}" for k in sets}
+    check_values(sets, origin)  # before any block is imported: these need nothing but the text
+    device, device_from = args.device, None
+    if device is None and record is not None and record.get("device") is not None:
+        device, device_from = record["device"], f"{_recorded(png, repr('device'))} {record['device']!r}"
+    if device is not None:
+        check_device(device, device_from)
+    output, output_from = args.output, f"--output {args.output}"
+    spec_origin = "the spec file's [inputs]"
     if record is not None:
         _note_version_changes(record)
-        blocks, source = _blocks_from_record(record, args.from_png)
-        values = {**record.get("inputs", {}), **sets}
+        recorded = record.get("inputs") or {}
+        origin = {**{k: _recorded(png, f"inputs.{k}") for k in recorded}, **origin}
+        values = {**recorded, **sets}
+        check_values(values, origin)
+        blocks, source = _blocks_from_record(record, png)
         seed = args.seed if args.seed is not None else record.get("seed")
-        output = args.output or record.get("output")
+        if output is None and record.get("output") is not None:
+            output, output_from = record["output"], f"{_recorded(png, repr('output'))} {record['output']!r}"
+        spec_origin = _recorded(png, "spec's [inputs]")
     else:
         blocks, source = _blocks_for(args.target)
-        values, seed, output = sets, args.seed, args.output
+        values, seed = sets, args.seed
 
     outputs = {o.name: o for o in blocks.intermediate_outputs}
     if not outputs:
@@ -209,12 +282,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         close = did_you_mean(output, outputs)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise UsageError(
-            f"--output {output}: not an output of this pipeline.{hint} Outputs: {', '.join(outputs)}"
+            f"{output_from}: not an output of this pipeline.{hint} Outputs: {', '.join(outputs)}"
         )
     name = output or ("images" if "images" in outputs else list(outputs)[-1])
 
     pipe = blocks.init_pipeline()
-    origin = {k: f"the spec file's [inputs] {k}" for k in pipe.default_inputs}
+    origin = {**{k: f"{spec_origin} {k}" for k in pipe.default_inputs}, **origin}
     check_values({**pipe.default_inputs, **values}, origin)  # spec-file and PNG-recorded values too
     expected = kind_of_hint(outputs[name].type_hint, {**pipe.default_inputs, **values}.get("output_type"))
     if out is not None and expected is not None:

@@ -43,18 +43,20 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import re
 import threading
 import time
-import typing
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._model._checks import compile_hint, is_sequence_hint, union_members
+
 #: Inputs a row may not give: the runner makes them (the generator comes from the row's seed).
 RESERVED = frozenset({"generator"})
-#: What a JSON-like value is; anything else (a tensor, an image) is an "object" value.
-_PLAIN = (str, int, float, bool, list, dict, type(None))
+#: Seeds go to ``torch.Generator.manual_seed``, which takes 64-bit values.
+SEED_MAX = 2**64 - 1
+#: Keywords of the pipeline call itself (``pipe(state=..., output=...)``): never inputs.
+CALL_KEYWORDS = frozenset({"state", "output"})
 
 
 class RowInputError(ValueError):
@@ -86,100 +88,20 @@ class RowResult:
         return self.error is None
 
 
+def seed_problem(seed: Any) -> str | None:
+    """Why ``seed`` cannot seed a generator, or None: the one seed rule of run, batch and serve."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        return f"a seed must be a whole number from 0 to 2**64 - 1 ({SEED_MAX}), not {seed!r}"
+    return None
+
+
 # -- type hints ----------------------------------------------------------------------------
-# A hint is reduced to alternatives: ("any",), ("none",), ("type", cls), ("name", "torch.Tensor"),
-# ("list", [alternatives of the item]). Names we cannot import stay names: a JSON value (str,
-# number, ...) never matches them, an object does (it is the block's job to judge objects).
-_BUILTINS: dict[str, Any] = {
-    "str": str,
-    "int": int,
-    "float": float,
-    "bool": bool,
-    "dict": dict,
-    "Dict": dict,
-    "bytes": bytes,
-}
-_LISTS = {"list", "List", "tuple", "Tuple", "Sequence", "typing.List", "collections.abc.Sequence"}
-Alt = tuple[Any, ...]
-
-
-def _split_top(text: str, sep: str) -> list[str]:
-    parts, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        depth += ch == "["
-        depth -= ch == "]"
-        if ch == sep and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    return [p.strip() for p in parts if p.strip()]
-
-
-def _alternatives(hint: Any) -> list[Alt]:
-    if hint is None or hint is Any or hint is object:
-        return [("any",)]
-    if isinstance(hint, str):
-        return _parse_hint(hint)
-    if hint is type(None):
-        return [("none",)]
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin is typing.Union or type(hint).__name__ == "UnionType":
-        return [alt for arg in args for alt in _alternatives(arg)]
-    if origin in (list, tuple) or (isinstance(origin, type) and issubclass(origin, Sequence)):
-        inner = [alt for arg in args if arg is not Ellipsis for alt in _alternatives(arg)]
-        return [("list", inner or [("any",)])]
-    if hint in (list, tuple):
-        return [("list", [("any",)])]
-    if isinstance(hint, type):
-        return [("type", hint)]
-    return [("any",)]  # a typing construct we do not model: do not judge it
-
-
-def _parse_hint(text: str) -> list[Alt]:
-    alts: list[Alt] = []
-    for part in _split_top(text, "|"):
-        match = re.fullmatch(r"([\w.]+)\s*(?:\[(.*)\])?", part, re.DOTALL)
-        if match is None:
-            return [("any",)]
-        name, inner = match.group(1), match.group(2)
-        if name in ("Optional", "typing.Optional") and inner:
-            alts += _parse_hint(inner) + [("none",)]
-        elif name in ("Union", "typing.Union") and inner:
-            alts += [alt for arg in _split_top(inner, ",") for alt in _parse_hint(arg)]
-        elif name in _LISTS:
-            items = [a for arg in _split_top(inner or "", ",") if arg != "..." for a in _parse_hint(arg)]
-            alts.append(("list", items or [("any",)]))
-        elif name == "None":
-            alts.append(("none",))
-        elif name in ("Any", "typing.Any", "object"):
-            alts.append(("any",))
-        elif name in _BUILTINS:
-            alts.append(("type", _BUILTINS[name]))
-        else:
-            alts.append(("name", name))
-    return alts or [("any",)]
-
-
-def _matches(alt: Alt, value: Any) -> bool:
-    kind = alt[0]
-    if kind == "any":
-        return True
-    if kind == "none":
-        return value is None
-    if kind == "name":
-        return not isinstance(value, _PLAIN)
-    if kind == "list":
-        return isinstance(value, (list, tuple)) and all(_fits(alt[1], v) for v in value)
-    cls = alt[1]
-    if isinstance(value, bool) and cls is not bool:
-        return False  # JSON true is not a number of steps
-    if cls is float:
-        return isinstance(value, (int, float))
-    return isinstance(value, cls)
-
-
-def _fits(alts: list[Alt], value: Any) -> bool:
-    return any(_matches(a, value) for a in alts)
+# Values are judged by the pipeline's own checker (diffblocks._model._checks), read per union
+# member so that a per-row input ("str | list[str]") can be held to its one-value members.
+def _fits(members: Sequence[Any], value: Any) -> bool:
+    """Whether ``value`` fits one of the union ``members`` (a member we cannot check fits all)."""
+    checkers = [compile_hint(m) for m in members]
+    return any(c is None or c.ok(value) for c in checkers)
 
 
 def hint_text(hint: Any) -> str:
@@ -193,13 +115,17 @@ def hint_text(hint: Any) -> str:
 
 def admits_str(hint: Any) -> bool:
     """Whether a text value is acceptable as it is (CSV cells stay text for such inputs)."""
-    return any(a[0] in ("any",) or (a[0] == "type" and a[1] is str) for a in _alternatives(hint))
+    return _fits(union_members(hint), "text")
 
 
 def is_per_row(hint: Any) -> bool:
     """True for hints like ``"str | list[str]"``: one value, or a list of them (one per row)."""
-    alts = _alternatives(hint)
-    return any(a[0] == "list" for a in alts) and any(a[0] not in ("list", "none", "any") for a in alts)
+    members = union_members(hint)
+    if not any(is_sequence_hint(m) for m in members):
+        return False
+    # a member that checks one value, and is not None (Optional) or unchecked (Any)
+    ones = [compile_hint(m) for m in members if not is_sequence_hint(m)]
+    return any(c is not None and not c.ok(None) for c in ones)
 
 
 def _key_value(value: Any) -> Hashable:
@@ -267,7 +193,9 @@ class InputRules:
         checks only the values given (shared values, before rows add theirs)."""
         problems = []
         for name, value in inputs.items():
-            if name in RESERVED:
+            if name in CALL_KEYWORDS:
+                problems.append(f"{name!r} is reserved (a keyword of the pipeline call), not an input")
+            elif name in RESERVED:
                 problems.append(f"{name!r} cannot be given per row; give a 'seed' instead")
             elif name not in self.names:
                 close = difflib.get_close_matches(name, sorted(self.names), n=1, cutoff=0.6)
@@ -277,16 +205,16 @@ class InputRules:
                 )
             elif value is not None:
                 hint = self.hints[name]
-                alts = _alternatives(hint)
+                members = union_members(hint)
                 if name in self.per_row:
                     # one value per row: lists are what the runner builds from several rows
-                    alts = [a for a in alts if a[0] != "list"] or alts
-                    if isinstance(value, (list, tuple)) and not _fits(alts, value):
+                    members = [m for m in members if not is_sequence_hint(m)] or members
+                    if isinstance(value, (list, tuple)) and not _fits(members, value):
                         problems.append(
                             f"{name!r} takes one value per row, got a list; put each value on its own row"
                         )
                         continue
-                if not _fits(alts, value):
+                if not _fits(members, value):
                     problems.append(
                         f"{name!r} expects {hint_text(hint)}, got {type(value).__name__} {_short(value)}"
                     )
@@ -473,12 +401,19 @@ def _message(exc: BaseException) -> str:
 
 
 # -- building pipelines --------------------------------------------------------------------
+def is_spec_path(target: str) -> bool:
+    """Whether a command's target names a spec file (a .toml/.json name or a path), not a
+    registered block name."""
+    seps = [os.sep] + ([os.altsep] if os.altsep else [])
+    return target.lower().endswith((".toml", ".json")) or any(sep in target for sep in seps)
+
+
 def load_blocks(target: str) -> tuple[Any, dict[str, Any]]:
     """``target`` (a spec file or a registered block name) as blocks, and how to record it:
     ``{"block": name}`` or ``{"spec": spec dict}`` (the keywords of ``generation_record``)."""
     from .. import CompositionError, Problem, compose, load_spec, spec_dict
 
-    if target.lower().endswith((".toml", ".json")) or os.sep in target:
+    if is_spec_path(target):
         if not os.path.exists(target):
             raise CompositionError([Problem("no-such-file", "", None, f"{target!r} does not exist")], target)
         blocks = load_spec(target)
@@ -496,6 +431,8 @@ def make_pipeline(blocks: Any, device: str | None = None) -> Any:
 
 
 __all__ = [
+    "CALL_KEYWORDS",
+    "SEED_MAX",
     "InputRules",
     "Row",
     "RowInputError",
@@ -504,6 +441,8 @@ __all__ = [
     "admits_str",
     "hint_text",
     "is_per_row",
+    "is_spec_path",
     "load_blocks",
     "make_pipeline",
+    "seed_problem",
 ]

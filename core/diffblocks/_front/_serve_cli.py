@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 
@@ -11,22 +12,43 @@ API_KEY_ENV = "DIFFBLOCKS_API_KEY"
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    value = _whole(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
 def _non_negative(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of milliseconds, got {text!r}") from None
+    # NaN passes every comparison, and an infinite wait would hold every request forever
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
     return value
 
 
+def _port(text: str) -> int:
+    value = _whole(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0 to 65535 (0 picks a free port), got {value}")
+    return value
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    from ._cli_run import check_device
     from ._rows import load_blocks
 
+    if args.device is not None:
+        check_device(args.device)  # before listening: a server that cannot load is no server
     blocks, record = load_blocks(args.target)  # a bad name or spec fails here, before any import
     try:
         from ..serve import serve
@@ -53,6 +75,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         api_key=api_key,
         device=args.device,
         max_body_bytes=args.max_body_bytes,
+        max_images=args.max_images,
     )
     if code:
         print("diffblocks: error: the pipeline could not be loaded (see above)", file=sys.stderr)
@@ -71,7 +94,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)"
     )
-    p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
+    p.add_argument("--port", type=_port, default=8000, help="port (default: 8000; 0 picks a free one)")
     p.add_argument(
         "--max-batch", type=_positive, default=8, metavar="N", help="requests per pipeline call (default: 8)"
     )
@@ -99,6 +122,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         default=1 << 20,
         metavar="B",
         help="largest request body (default: 1 MiB)",
+    )
+    p.add_argument(
+        "--max-images",
+        type=_positive,
+        default=16,
+        metavar="N",
+        help="most images one request may ask for (num_images_per_prompt; default: 16)",
     )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(handler=cmd_serve)

@@ -247,6 +247,37 @@ def _compile(hint: Any) -> _Hint | None:
     return None
 
 
+def union_members(hint: Any) -> list[Any]:
+    """``hint`` as the members of a union, nested unions and ``Optional`` flattened, each as
+    written (``"str | list[str]"`` -> ``["str", "list[str]"]``); any other hint is a union of one.
+    Check a member with :func:`compile_hint`."""
+    if isinstance(hint, str):
+        text = hint.strip()
+        parts = [p for p in _split_top(text, "|") if p]
+        if len(parts) > 1:
+            return [m for p in parts for m in union_members(p)]
+        head, bracket, rest = text.partition("[")
+        head = head.strip().removeprefix("typing.")
+        if bracket and rest.endswith("]") and head in ("Optional", "Union"):
+            args = [a for a in _split_top(rest[:-1], ",") if a]
+            return [m for a in args for m in union_members(a)] + (["None"] if head == "Optional" else [])
+        return [text]
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        return [m for a in typing.get_args(hint) for m in union_members(a)]
+    return [hint]
+
+
+def is_sequence_hint(member: Any) -> bool:
+    """Whether one union member is a list, tuple or Sequence of values (``list[str]``, ``list``)."""
+    if isinstance(member, str):
+        head = member.strip().partition("[")[0].strip()
+        head = head.removeprefix("typing.").removeprefix("collections.abc.")
+        return _GENERIC_NAMES.get(head) in (list, tuple, abc.Sequence)
+    origin = typing.get_origin(member) or member
+    return any(origin is kind for kind in (list, tuple, abc.Sequence))
+
+
 def _show(value: Any) -> str:
     shape = getattr(value, "shape", None)
     if shape is not None:
@@ -574,11 +605,13 @@ __all__ = [
     "dtype_from_name",
     "fresh",
     "invalid_values",
+    "is_sequence_hint",
     "pickle_weights_problem",
     "raise_call_problems",
     "safetensors_folder_problem",
     "safetensors_problem",
     "step_params",
+    "union_members",
     "value_problem",
     "weights_refusal",
 ]

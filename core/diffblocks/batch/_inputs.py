@@ -10,7 +10,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .._front._rows import InputRules, Row, admits_str
+from .._front._cli_output import UsageError, check_number
+from .._front._rows import SEED_MAX, InputRules, Row, admits_str, seed_problem
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 #: An id names files, so it stays a plain file name on every system.
@@ -140,10 +141,21 @@ def make_rows(
         row_seed = inputs.pop("seed", None)
         if row_seed is None:
             row_seed = seed + index
+            if row_seed > SEED_MAX:  # the value came from --seed, not from the file
+                raise ValueError(
+                    f"--seed {seed}: {source} {where} would get seed {row_seed}, past 2**64 - 1 "
+                    f"({SEED_MAX}); give a smaller --seed or a 'seed' per row"
+                )
         elif isinstance(row_seed, str) and re.fullmatch(r"-?\d+", row_seed.strip()):
             row_seed = int(row_seed)
-        if isinstance(row_seed, bool) or not isinstance(row_seed, int) or not 0 <= row_seed < 2**63:
-            raise InputFileError(f"{source} {where}: 'seed' must be a whole number >= 0, got {row_seed!r}")
+        problem = seed_problem(row_seed)
+        if problem is not None:
+            raise InputFileError(f"{source} {where}: 'seed': {problem}")
+        for name, value in inputs.items():
+            try:
+                check_number(value, f"{source} {where}: {name!r}")
+            except UsageError as exc:  # NaN/Infinity would also make the manifest invalid JSON
+                raise InputFileError(str(exc)) from None
         rows.append(Row(row_id, {**(shared or {}), **inputs}, row_seed))
     return rows
 

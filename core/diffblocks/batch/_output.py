@@ -19,7 +19,8 @@ IMAGES = "images"
 def jsonable(value: Any) -> Any:
     """Inputs as they go into the manifest: what is not JSON becomes ``{"__repr__": type}``, as
     in the PNG records (a resumed row compares equal to its record only through this)."""
-    return json.loads(json.dumps(value, default=lambda o: {"__repr__": type(o).__name__}))
+    # allow_nan=False: NaN/Infinity are not JSON; inputs are checked for them before any row runs
+    return json.loads(json.dumps(value, default=lambda o: {"__repr__": type(o).__name__}, allow_nan=False))
 
 
 def record_for(result: RowResult, files: list[str]) -> dict[str, Any]:
@@ -104,7 +105,7 @@ class Manifest:
     def append(self, record: Mapping[str, Any]) -> None:
         if self._fh is None:
             self._fh = self.path.open("a", encoding="utf-8")
-        self._fh.write(json.dumps(record) + "\n")
+        self._fh.write(json.dumps(record, allow_nan=False) + "\n")
         self._fh.flush()
 
     def close(self) -> None:

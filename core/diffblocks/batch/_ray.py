@@ -109,7 +109,7 @@ class ImageGenerator:
             columns["inputs_json"].append(json.dumps(row.inputs, default=repr))
             outputs.append(payload)
         # explicit types: a batch whose errors are all None must not make a null-typed column
-        types = {"seed": pa.int64(), "seconds": pa.float64()}
+        types = {"seed": pa.uint64(), "seconds": pa.float64()}  # seeds are 0 to 2**64 - 1
         table = pa.table({k: pa.array(v, type=types.get(k, pa.string())) for k, v in columns.items()})
         if self.out is not None:
             return table.append_column("files", pa.array(outputs, type=pa.list_(pa.string())))
@@ -197,7 +197,11 @@ def run_on_ray(
     for row in good:
         first.setdefault(rules.key(row), len(first))
     good.sort(key=lambda row: first[rules.key(row)])
-    items = [{"id": r.id, "seed": r.seed, "inputs_json": json.dumps(r.inputs)} for r in good]
+    # seeds go up to 2**64 - 1, past Arrow's int64: they travel as text (the worker reads int())
+    items = [
+        {"id": r.id, "seed": None if r.seed is None else str(r.seed), "inputs_json": json.dumps(r.inputs)}
+        for r in good
+    ]
     # our bar counts rows; Ray Data's bars and progress logs would interleave with it (a
     # dataset copies the context when it is created, so this comes first)
     ray.data.DataContext.get_current().enable_progress_bars = False

@@ -13,7 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._front._rows import InputRules, Row, RowInputError, RowResult, RowRunner, load_blocks, make_pipeline
+from .._front._cli_output import check_number
+from .._front._rows import (
+    InputRules,
+    Row,
+    RowInputError,
+    RowResult,
+    RowRunner,
+    load_blocks,
+    make_pipeline,
+    seed_problem,
+)
 from ._inputs import read_rows
 from ._output import Manifest, prepare_out, record_for, write_images
 
@@ -137,6 +147,9 @@ def run(
     """
     if batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {batch_size}")
+    problem = seed_problem(seed)
+    if problem is not None:
+        raise ValueError(f"--seed {seed}: {problem}")
     start = time.perf_counter()
     out_dir = Path(out)
     blocks, source = load_blocks(target)
@@ -145,6 +158,8 @@ def run(
     for name in ("id", "seed"):
         if name in (shared or {}):
             raise ValueError(f"--set {name}=...: {name} is per row; give it in the input file (or --seed S)")
+    for name, value in (shared or {}).items():
+        check_number(value, f"--set {name}")  # a ValueError: NaN/Infinity are not JSON
     if shared:
         try:
             rules.check(shared, complete=False)

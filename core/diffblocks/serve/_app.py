@@ -31,6 +31,8 @@ from ._middleware import ApiKey, BodyLimit, RunMetrics
 from ._schema import http_inputs, json_schema, request_model, unknown_message
 
 log = logging.getLogger("diffblocks.serve")
+#: The input that sets how many images one request makes (diffusers' name).
+IMAGES_INPUT = "num_images_per_prompt"
 #: HTTP status of a request whose client went away (nginx's convention; never reaches a client)
 CLIENT_GONE = 499
 
@@ -90,6 +92,7 @@ def create_app(
     record: dict[str, Any] | None = None,
     png_compress_level: int = 6,
     on_load_error: Callable[[str], None] | None = None,
+    max_images: int = 16,
 ) -> FastAPI:
     """A FastAPI app serving ``pipeline``: a built :class:`~diffblocks.ModularPipeline` (ready at
     once), or blocks (loaded with their default components in the background; ``/healthz``
@@ -98,6 +101,9 @@ def create_app(
     ``record`` says what PNGs record as their source (``{"block": name}`` or ``{"spec": dict}``;
     default: the registered name, else the spec of ``pipeline.blocks``). ``device`` is where
     generators are made and blocks are moved (for blocks; move a built pipeline yourself).
+    ``max_images`` bounds the images one request may ask for (``num_images_per_prompt``):
+    ``max_batch`` bounds requests per call, not their images, and one request for a million
+    images would exhaust memory. A request over it is answered 422 before anything runs.
     """
     from .. import ModularPipeline
 
@@ -105,11 +111,16 @@ def create_app(
     blocks = pipeline.blocks if built else pipeline
     if not hasattr(blocks, "inputs") or not hasattr(blocks, "init_pipeline"):
         raise TypeError(f"create_app: expected a ModularPipeline or blocks, got {type(pipeline).__name__}")
-    if min(max_batch, max_queue) < 1 or max_wait_ms < 0:
-        raise ValueError("max_batch and max_queue must be at least 1, max_wait_ms at least 0")
+    if min(max_batch, max_queue, max_images) < 1 or not 0 <= max_wait_ms < float("inf"):
+        raise ValueError(
+            "max_batch, max_queue and max_images must be at least 1, max_wait_ms a finite number >= 0"
+        )
     source = record or _record_source(blocks)
     title = str(source.get("block") or type(blocks).__name__)
     inputs = http_inputs(blocks, dict(pipeline.default_inputs) if built else None)
+    for i in inputs:
+        if i.name == IMAGES_INPUT:  # the schema, the page's form and pydantic's 422 show the limit
+            i.schema["maximum"] = min(i.schema.get("maximum", max_images), max_images)
     schema = json_schema(inputs, title)
     Body = request_model(inputs, "RunRequest")
     known = list(schema["properties"])
@@ -203,6 +214,11 @@ def create_app(
         if seed is None:
             seed = secrets.randbelow(2**32)
         row = Row(str(next(served.ids)), inputs, seed)
+        # the value the pipeline will use: given, else a spec default, else the declared one
+        images = served.runner.rules.value(inputs, IMAGES_INPUT)
+        if isinstance(images, int) and images > max_images:
+            over = f"{images} images per request is over this server's limit of {max_images} (--max-images)"
+            return _error(422, f"{IMAGES_INPUT}: {over}", detail=[{"field": IMAGES_INPUT, "message": over}])
         problem = served.runner.check(row)
         if problem is not None:
             return _error(422, problem, detail=[{"field": None, "message": problem}])

@@ -19,12 +19,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from .._front._rows import RESERVED, InputRules, is_per_row
+from .._front._rows import CALL_KEYWORDS, RESERVED, SEED_MAX, InputRules, is_per_row
 
-#: Inputs the server sets itself: ``seed`` replaces the generator, images are always PIL.
-SERVER_INPUTS = RESERVED | {"generator", "output_type", "show_progress", "device"}
-#: Largest seed a request may give (torch.Generator.manual_seed takes 64-bit values).
-MAX_SEED = 2**63 - 1
+#: Inputs the server sets itself: ``seed`` replaces the generator, images are always PIL (and the
+#: pipeline call's own keywords are never inputs).
+SERVER_INPUTS = RESERVED | CALL_KEYWORDS | {"generator", "output_type", "show_progress", "device"}
+#: Largest seed a request may give: the one seed rule of run, batch and serve.
+MAX_SEED = SEED_MAX
 
 _SCALARS: dict[str, tuple[type, str]] = {
     "str": (str, "string"),
