@@ -238,3 +238,37 @@ def test_doctor_shows_family_and_loader_conflicts(tmp_path):
     report = json.loads(out.stdout)
     assert report["family_conflicts"] == {"dup": ["fam-one", "fam-two"]}
     assert report["loader_conflicts"] == {"Vocab": ["fam-one", "fam-two"]}
+
+
+def test_doctor_fails_a_plugin_whose_hook_name_is_misspelled(tmp_path):
+    src = "from diffblocks import hookimpl\n@hookimpl\ndef register_block(registry):\n    registry.register('typo.x', 'typo_mod:X')\n"
+    write_distribution(tmp_path, "typo-plugin", hooks={"typo": "typo_mod"}, files={"typo_mod.py": src})
+    env = {"PYTHONPATH": str(tmp_path), "DIFFBLOCKS_PLUGINS": "typo-plugin"}
+    out = cli("doctor", "--json", env=env)
+    assert out.returncode == 1, out.stdout + out.stderr
+    row = {r["distribution"]: r for r in json.loads(out.stdout)["plugins"]}["typo-plugin"]
+    assert row["status"] == "failed"
+    assert "unknown hook 'register_block' (did you mean 'register_blocks'" in row["problems"]
+    listed = {r["distribution"]: r for r in json.loads(cli("plugins", "list", "--json", env=env).stdout)}
+    assert "unknown hook 'register_block'" in listed["typo-plugin"]["error"]
+
+
+def test_block_of_a_disabled_plugin_names_the_plugin_and_diffblocks_plugins():
+    env = {"DIFFBLOCKS_PLUGINS": "-diffblocks-example"}
+    run = cli("run", "example.arith", "--set", "value=1", env=env)
+    assert run.returncode == 2
+    assert "It is provided by diffblocks-example (disabled by DIFFBLOCKS_PLUGINS)" in run.stderr
+    show = cli("blocks", "show", "example.arith", env=env)
+    assert show.returncode == 2 and "Traceback" not in show.stderr
+    assert "remove '-diffblocks-example' from DIFFBLOCKS_PLUGINS" in show.stderr
+
+
+def test_misspelled_distribution_in_diffblocks_plugins_is_named_by_lookups_and_doctor():
+    env = {"DIFFBLOCKS_PLUGINS": "diffblocks-exmaple"}
+    hint = "DIFFBLOCKS_PLUGINS names 'diffblocks-exmaple', which is no installed plugin distribution (did you mean the distribution 'diffblocks-example'?)"
+    show = cli("blocks", "show", "example.add", env=env)
+    assert show.returncode == 2 and hint in show.stderr
+    doctor = cli("doctor", "--json", env=env)
+    assert doctor.returncode == 1
+    report = json.loads(doctor.stdout)
+    assert report["notes"] == [hint] and not report["ok"]

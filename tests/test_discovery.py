@@ -198,8 +198,13 @@ def test_disabled_plugin_is_never_imported_and_named_on_use(site, monkeypatch):
     monkeypatch.setenv("DIFFBLOCKS_PLUGINS", "-bad-plugin")
     registry = Registry()
     assert "bad_pkg.plugin" not in sys.modules
-    with pytest.raises(Exception, match="bad-plugin \\(disabled\\)"):
+    with pytest.raises(BlockNotFoundError) as info:
         registry.get_block("bad.thing")
+    text = str(info.value)
+    assert "bad-plugin (disabled by DIFFBLOCKS_PLUGINS)" in text
+    assert (
+        "DIFFBLOCKS_PLUGINS='-bad-plugin' excludes it; remove '-bad-plugin' from DIFFBLOCKS_PLUGINS" in text
+    )
 
 
 def test_incompatible_requirement_is_not_imported(site):
@@ -448,3 +453,115 @@ def test_filter_names_that_are_no_distribution_are_noted(site):
     write_distribution(site, "other-plugin", hooks={"oth": "other_mod"}, files={"other_mod.py": ""})
     (note,) = unmatched_filter_names(scan(), "oth,-good-plugin")
     assert "'oth'" in note and "did you mean the distribution 'other-plugin'" in note
+
+
+# -- hooks that name no hook; blocks of plugins left out ----------------------------------------
+
+TYPO_HOOK = """
+from diffblocks import hookimpl
+
+@hookimpl
+def register_block(registry):
+    registry.register("bad.typo", "bad_typo:Nope")
+
+@hookimpl
+def register_families(registry):
+    pass
+"""
+
+
+def test_misspelled_hook_fails_the_plugin_naming_the_hook_it_meant(site):
+    good(site)
+    write_distribution(
+        site,
+        "bad-typo",
+        hooks={"typo": "bad_typo"},
+        blocks={"bad.static": "bad_typo:Nope"},
+        files={"bad_typo.py": TYPO_HOOK},
+    )
+    registry = Registry()
+    plugins = {p.distribution: p for p in registry.list_plugins()}
+    assert plugins["bad-typo"].status == "failed"
+    error = plugins["bad-typo"].error
+    assert "bad_typo.register_block implements unknown hook 'register_block'" in error
+    assert "did you mean 'register_blocks'" in error
+    assert "bad.static" not in registry.block_names()  # nothing of it stays registered
+    assert plugins["good-plugin"].status == "loaded"
+    with pytest.raises(PluginError, match="unknown hook 'register_block'"):
+        Registry(autoload=False).add_plugin(sys.modules["bad_typo"], name="bad-typo")
+
+
+def test_optional_hook_for_another_version_is_let_be(site):
+    src = (
+        "from diffblocks import hookimpl\n"
+        "@hookimpl(optionalhook=True)\ndef register_schedulers(registry):\n    pass\n"
+        "@hookimpl\ndef register_blocks(registry):\n    registry.register('good.opt', 'good_opt:X')\n"
+    )
+    write_distribution(site, "good-opt", hooks={"opt": "good_opt"}, files={"good_opt.py": src})
+    registry = Registry()
+    assert [p.status for p in registry.list_plugins() if p.distribution == "good-opt"] == ["loaded"]
+    assert "good.opt" in registry.block_names()
+
+
+def hooked(site):
+    """good-hooked: one static block, and one registered by its hook (known only once it runs)."""
+    src = HOOK_SRC.format(name="good.by_hook", target="good_hooked.blocks:Shift", extra="")
+    write_distribution(
+        site,
+        "good-hooked",
+        hooks={"good": "good_hooked.plugin"},
+        blocks={"good.shift": "good_hooked.blocks:Shift"},
+        files={
+            "good_hooked/__init__.py": "",
+            "good_hooked/blocks.py": BLOCK_SRC.format(ns="good", amount=1),
+            "good_hooked/plugin.py": src,
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "env, how",
+    [
+        ("-good-hooked", "DIFFBLOCKS_PLUGINS='-good-hooked' excludes it; remove '-good-hooked' from"),
+        (
+            "other-plugin",
+            "DIFFBLOCKS_PLUGINS='other-plugin' loads only the distributions it names; add 'good-hooked'",
+        ),
+        (
+            "",
+            "DIFFBLOCKS_PLUGINS is set but empty, which loads no plugin; unset it, or set it to 'good-hooked'",
+        ),
+    ],
+)
+def test_block_of_a_disabled_plugin_names_it_and_how_to_enable_it(site, monkeypatch, env, how):
+    hooked(site)
+    good(site, name="other-plugin", pkg="other_pkg", ns="other")
+    monkeypatch.setenv("DIFFBLOCKS_PLUGINS", env)
+    registry = Registry()
+    # the static name is known from its entry point; the hook's by its namespace
+    for name in ("good.shift", "good.by_hook"):
+        with pytest.raises(BlockNotFoundError) as info:
+            registry.get_block(name)
+        text = str(info.value)
+        assert "It is provided by good-hooked (disabled by DIFFBLOCKS_PLUGINS)" in text and how in text
+        assert ("the 'good' namespace belongs to it" in text) == (name == "good.by_hook")
+    assert "good_hooked.plugin" not in sys.modules
+    monkeypatch.delenv("DIFFBLOCKS_PLUGINS")
+    assert Registry().get_block("good.by_hook").init_pipeline()(x=1, output="x") == 2
+
+
+def test_misspelled_distribution_in_diffblocks_plugins_is_named_on_lookup(site, monkeypatch):
+    good(site)
+    good(site, name="other-plugin", pkg="other_pkg", ns="other")
+    monkeypatch.setenv("DIFFBLOCKS_PLUGINS", "good-plugni")
+    with pytest.raises(BlockNotFoundError) as info:
+        Registry().get_block("good.shift")
+    text = str(info.value)
+    assert "add 'good-plugin' to it" in text
+    assert (
+        "Note: DIFFBLOCKS_PLUGINS names 'good-plugni', which is no installed plugin distribution "
+        "(did you mean the distribution 'good-plugin'?)." in text
+    )
+    # a name no plugin provides still gets the note: the typo may be why it is missing
+    with pytest.raises(BlockNotFoundError, match="names 'good-plugni'"):
+        Registry().get_block("nobody.here")

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from .._model._errors import BlockImportError, BlockNotFoundError, PluginError, did_you_mean
 from ._claims import (
@@ -26,9 +27,25 @@ from ._claims import (
     check_block_object,
     check_name,
 )
-from ._discovery import PluginInfo, PluginStatus, discover, normalize, scan, strict_mode
+from ._discovery import (
+    PluginInfo,
+    PluginStatus,
+    disabled_reason,
+    discover,
+    normalize,
+    scan,
+    strict_mode,
+    unmatched_filter_names,
+)
 from ._family import ModelFamily
-from ._loading import PluginInterrupted, active_stage, describe, import_plugin_target, run_hooks
+from ._loading import (
+    PLUGIN_LOCK,
+    PluginInterrupted,
+    active_stage,
+    describe,
+    import_plugin_target,
+    run_hooks,
+)
 from ._safeload import ContestedLoader, PluginComponentLoader
 
 __all__ = [
@@ -52,10 +69,42 @@ __all__ = [
 ]
 
 _UNAVAILABLE = {
-    PluginStatus.DISABLED: "DIFFBLOCKS_PLUGINS turns it off; enable it to use this block.",
+    PluginStatus.DISABLED: "{disabled}.",
     PluginStatus.INCOMPATIBLE: "{error}; install a version of it made for this diffblocks.",
     PluginStatus.FAILED: "{error}. Run `diffblocks doctor` for details.",
 }
+_LABELS = {
+    PluginStatus.DISABLED: "disabled by DIFFBLOCKS_PLUGINS",
+    PluginStatus.INCOMPATIBLE: "incompatible",
+    PluginStatus.FAILED: "failed to load",
+}
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _locked(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``method`` holding PLUGIN_LOCK: claims are read and written by one thread at a time."""
+
+    @functools.wraps(method)
+    def locked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with PLUGIN_LOCK:
+            return method(*args, **kwargs)
+
+    return locked
+
+
+class PluginBlockNotFoundError(BlockNotFoundError):
+    """BlockNotFoundError with notes on the plugin set-up (a DIFFBLOCKS_PLUGINS item that names
+    no installed distribution), which may be why the block is missing."""
+
+    def __init__(self, *args: Any, notes: list[str]) -> None:
+        super().__init__(*args)
+        self.notes = notes
+
+    def __str__(self) -> str:
+        return " ".join([super().__str__(), *(f"Note: {n}." for n in self.notes)])
 
 
 class Registry:
@@ -67,6 +116,10 @@ class Registry:
     raises (any exception but KeyboardInterrupt, ``SystemExit`` included) is recorded as failed
     and leaves no claim behind. In strict mode (``DIFFBLOCKS_STRICT_PLUGINS=1``) every lookup
     raises PluginError while a plugin is failed.
+
+    Thread-safe: first-use discovery and loading, registrations and lookups hold the
+    process-wide re-entrant ``PLUGIN_LOCK``, so concurrent first uses load each plugin once and
+    all see the result.
     """
 
     def __init__(self, *, autoload: bool = True) -> None:
@@ -78,9 +131,9 @@ class Registry:
 
     # -- discovery and loading ------------------------------------------------------------
     def _discover(self) -> None:
+        """Read the entry points once (the caller holds PLUGIN_LOCK); scanned only on success."""
         if self._scanned:
             return
-        self._scanned = True
         from .._model._version import __version__
 
         for info in discover(__version__):
@@ -89,17 +142,21 @@ class Registry:
                 self._admit_static(info)
             else:
                 self._mark_unavailable(info)
+        self._scanned = True
 
     def _load_hooks(self) -> None:
         """Discover, then load every pending hook plugin (once; resumes after an interrupt)."""
-        self._discover()
-        # a plugin's import reaching the registry must not start loading plugins again
-        if self._hooked or active_stage() is not None:
+        if self._hooked:  # set last, once everything is in place: no lock needed to read it
             return
-        for info in list(self._plugins.values()):
-            if info.status is PluginStatus.PENDING and info.hooks:
-                self._run_hooks(info)
-        self._hooked = True
+        with PLUGIN_LOCK:
+            self._discover()
+            # a plugin's import reaching the registry must not start loading plugins again
+            if self._hooked or active_stage() is not None:
+                return
+            for info in list(self._plugins.values()):
+                if info.status is PluginStatus.PENDING and info.hooks:
+                    self._run_hooks(info)
+            self._hooked = True
 
     def _use(self) -> None:
         """Before every lookup: load, and in strict mode refuse while any plugin is failed."""
@@ -160,6 +217,7 @@ class Registry:
             return stage, False
         return Stage(distribution, None), True
 
+    @_locked
     def register(self, name: str, block: Any, *, override: bool = False, distribution: str = RUNTIME) -> None:
         """Register a block at run time (class, instance or ``"module:attr"``)."""
         self._load_hooks()
@@ -168,11 +226,13 @@ class Registry:
         if commit:
             self.claims.commit(stage)
 
+    @_locked
     def unregister(self, name: str, distribution: str | None = None) -> None:
         """Remove the claims on ``name`` (only ``distribution``'s, if given)."""
         self._load_hooks()
         self.claims.blocks.withdraw(distribution, name)
 
+    @_locked
     def register_family(
         self, family: ModelFamily, distribution: str = RUNTIME, *, override: bool = False
     ) -> None:
@@ -183,6 +243,7 @@ class Registry:
         if commit:
             self.claims.commit(stage)
 
+    @_locked
     def add_plugin(self, plugin: Any, name: str = "test-plugin", version: str | None = None) -> PluginInfo:
         """Load a plugin now: a module or object with hook implementations, registered as
         distribution ``name``; or, given a string, the installed distribution of that name with
@@ -204,25 +265,55 @@ class Registry:
             raise PluginError(f"plugin {info.label()} failed to load: {info.error}") from info.exception
         return info
 
+    @_locked
     def remove_plugin(self, name: str) -> None:
         """Undo :meth:`add_plugin`: its blocks, families and loaders go away."""
         info = self._plugins.pop(name, None) or self._plugins.pop(normalize(name), None)
         self.claims.withdraw(info.distribution if info is not None else name)
 
     # -- lookups --------------------------------------------------------------------------
+    @_locked
     def resolve(self, name: str) -> BlockEntry:
         """The claim that ``name`` means; raises if unknown or contested."""
         self._use()
         entry = self.claims.blocks.winner(name)
         if entry is None:
-            known = self.claims.blocks.names()
-            provider, reason = None, None
-            if (info := self._unavailable.get(name)) is not None and info.status in _UNAVAILABLE:
-                label = "failed to load" if info.status is PluginStatus.FAILED else info.status.value
-                provider = f"{info.distribution} ({label})"
-                reason = _UNAVAILABLE[info.status].format(error=info.error)
-            raise BlockNotFoundError(name, did_you_mean(name, known), known, provider, reason)
+            raise self._not_found(name)
         return entry
+
+    def _not_found(self, name: str) -> BlockNotFoundError:
+        """The error for an unregistered ``name``. It names the plugin that is not loaded and
+        provides ``name`` (by a static entry point, else as the one such plugin using its
+        namespace, since hook-registered names are unknown until the hook runs), and every
+        DIFFBLOCKS_PLUGINS item that matches no installed distribution."""
+        known = self.claims.blocks.names()
+        provider = reason = None
+        info, basis = self._unavailable.get(name), ""
+        if info is None and (info := self._namespace_owner(name)) is not None:
+            basis = f"the {name.partition('.')[0]!r} namespace belongs to it; "
+        if info is not None and info.status in _UNAVAILABLE:
+            provider = f"{info.distribution} ({_LABELS[info.status]})"
+            reason = basis + _UNAVAILABLE[info.status].format(
+                error=info.error,
+                disabled=disabled_reason(info) if info.status is PluginStatus.DISABLED else "",
+            )
+        notes = unmatched_filter_names(list(self._plugins.values())) if self.autoload else []
+        return PluginBlockNotFoundError(name, did_you_mean(name, known), known, provider, reason, notes=notes)
+
+    def _namespace_owner(self, name: str) -> PluginInfo | None:
+        """The one plugin that is not loaded whose static block names or hook entry-point names
+        use ``name``'s namespace (None if no plugin or several do)."""
+        namespace = name.partition(".")[0]
+        owners = [
+            info
+            for info in self._plugins.values()
+            if info.status in _UNAVAILABLE
+            and (
+                any(block.partition(".")[0] == namespace for block, _ in info.blocks)
+                or any(normalize(ep).replace("-", "_") == namespace for ep, _ in info.hooks)
+            )
+        ]
+        return owners[0] if len(owners) == 1 else None
 
     def load(self, name: str) -> Any:
         """The registered class or instance behind ``name``, importing it on first use."""
@@ -246,20 +337,24 @@ class Registry:
         block.origin = dataclasses.replace(block.origin, registered_name=name)
         return block
 
+    @_locked
     def list_blocks(self) -> list[BlockEntry]:
         """Every claim on every block name, sorted by name."""
         self._use()
         return list(self.claims.blocks)
 
+    @_locked
     def block_names(self) -> list[str]:
         self._use()
         return self.claims.blocks.names()
 
+    @_locked
     def list_plugins(self) -> list[PluginInfo]:
         """Every plugin distribution with its status (never raises for failed plugins)."""
         self._load_hooks()
         return list(self._plugins.values())
 
+    @_locked
     def list_families(self) -> list[ModelFamily]:
         """Every claimed family, sorted by name (a contested name appears once per claim)."""
         self._use()
@@ -273,6 +368,7 @@ class Registry:
             raise KeyError(f"no model family named {name!r}; registered families: {known}")
         return family
 
+    @_locked
     def find_family(self, name: str | None) -> ModelFamily | None:
         """The family ``name``, or None; NameConflictError if contested."""
         if not name:
@@ -284,6 +380,7 @@ class Registry:
     def component_loader(self, type_name: str) -> Callable[..., Any] | None:
         return self.component_loaders().get(type_name)
 
+    @_locked
     def component_loaders(self) -> dict[str, Callable[..., Any]]:
         """The loader for each component type name plugins registered one for. Each refuses
         models (safetensors-only rule); a contested type's loader raises NameConflictError."""
@@ -318,7 +415,9 @@ _current: list[Registry] = []
 def get_registry() -> Registry:
     """The registry in use: the default one over installed plugins, unless a test swapped it."""
     if not _current:
-        _current.append(Registry())
+        with PLUGIN_LOCK:  # two threads' first calls must make one default registry, not two
+            if not _current:
+                _current.append(Registry())
     return _current[-1]
 
 
@@ -326,11 +425,13 @@ def get_registry() -> Registry:
 def use_registry(registry: Registry) -> Iterator[Registry]:
     """Make ``registry`` the one ``get_block`` and friends use, inside the ``with`` block."""
     get_registry()
-    _current.append(registry)
+    with PLUGIN_LOCK:
+        _current.append(registry)
     try:
         yield registry
     finally:
-        _current.remove(registry)
+        with PLUGIN_LOCK:
+            _current.remove(registry)
 
 
 class RegistryProxy:
