@@ -129,3 +129,16 @@ def test_runner_batches_seeds_per_row_and_isolates_a_failing_row():
             assert result.images == [(row.inputs["prompt"], expected)]
     # one call of 3 rows failed, then each of its rows alone; the last row in its own call
     assert CALLS == [["a", "b", "bad"], "a", "b", "bad", "c"]
+
+
+def test_rows_are_checked_by_the_pipelines_own_type_checker():
+    from diffblocks._model._checks import compile_hint
+
+    rules = InputRules(
+        {"weights": "dict[str, float]", "size": "tuple[int, int]", "prompt": "str | list[str]"}
+    )
+    hint = compile_hint("dict[str, float]")
+    assert hint is not None and not hint.ok({"a": "x"})
+    with pytest.raises(RowInputError, match="'weights' expects dict"):
+        rules.check({"weights": {"a": "x"}})  # the pipeline would refuse it: so does the row check
+    rules.check({"weights": {"a": 1}, "size": [64, 64], "prompt": "p"})  # a list stands for a tuple

@@ -199,3 +199,62 @@ def test_spec_file_inputs_become_defaults_of_the_schema(tmp_path):
     spec.write_text('diffblocks_spec = 1\nworkflow = "example.arith"\n')
     plain = create_app(load_spec(spec)).openapi()["components"]["schemas"]["RunRequest"]
     assert plain["required"] == ["value"] and "default" not in plain["properties"]["value"]
+
+
+class Many(PipelineBlock):
+    """Images per prompt, declared as SD does; counts its calls so a test can see none ran."""
+
+    calls = 0
+
+    @property
+    def inputs(self) -> list[InputParam]:
+        return [
+            InputParam("prompt", "str | list[str]", required=True),
+            InputParam("num_images_per_prompt", int, default=1, ge=1),
+            InputParam("generator", "torch.Generator | list[torch.Generator]"),
+        ]
+
+    @property
+    def intermediate_outputs(self) -> list[OutputParam]:
+        return [OutputParam("images", list, "one image per prompt and copy")]
+
+    def __call__(self, components: Any, state: Any) -> Any:
+        Many.calls += 1
+        bs = self.get_block_state(state)
+        prompts = [bs.prompt] if isinstance(bs.prompt, str) else list(bs.prompt)
+        bs.images = [Image.new("RGB", (2, 2)) for _ in prompts for _ in range(bs.num_images_per_prompt)]
+        self.set_block_state(state, bs)
+        return components, state
+
+
+def test_images_per_request_are_bounded_before_anything_runs():
+    from fastapi.testclient import TestClient
+
+    pipe = Many().init_pipeline()
+    with TestClient(create_app(pipe, max_images=4, max_wait_ms=0)) as client:
+        schema = client.get("/v1/schema").json()["properties"]["num_images_per_prompt"]
+        assert schema["maximum"] == 4 and schema["minimum"] == 1
+        reply = client.post("/v1/run", json={"prompt": "a red circle", "num_images_per_prompt": 1000000})
+        assert reply.status_code == 422 and Many.calls == 0
+        (problem,) = reply.json()["detail"]
+        assert problem["field"] == "num_images_per_prompt" and "less than or equal to 4" in problem["message"]
+        ok = client.post("/v1/run", json={"prompt": "a red circle", "num_images_per_prompt": 4})
+        assert ok.status_code == 200 and len(ok.json()["images"]) == 4 and Many.calls == 1
+
+
+def test_a_default_past_the_image_limit_is_refused_too():
+    from fastapi.testclient import TestClient
+
+    pipe = Many().init_pipeline()
+    pipe.default_inputs = {"num_images_per_prompt": 100}  # as a spec file's [inputs] would set it
+    calls = Many.calls
+    with TestClient(create_app(pipe, max_images=4)) as client:
+        reply = client.post("/v1/run", json={"prompt": "a red circle"})
+    assert reply.status_code == 422 and Many.calls == calls
+    assert reply.json()["error"].startswith("num_images_per_prompt: 100 images per request")
+    assert "limit of 4 (--max-images)" in reply.json()["error"]
+
+
+def test_the_image_limit_must_be_positive():
+    with pytest.raises(ValueError, match="max_images"):
+        create_app(Many(), max_images=0)
