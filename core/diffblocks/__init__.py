@@ -17,6 +17,7 @@ from ._compose._specsave import save_spec, spec_dict
 from ._model._checks import InvalidInputError
 from ._model._dict import InsertableDict
 from ._model._errors import (
+    BadReturnError,
     BlockDefinitionError,
     BlockExecutionError,
     BlockImportError,
@@ -30,6 +31,7 @@ from ._model._errors import (
     PluginError,
     Problem,
     UnknownInputError,
+    UnknownOutputError,
 )
 from ._model._params import ComponentLoadError, ComponentSpec, ConfigSpec, InputParam, OutputParam
 from ._model._state import BlockState, PipelineState
@@ -66,6 +68,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "AutoPipelineBlocks",
+    "BadReturnError",
     "BlockOrigin",
     "BlockDefinitionError",
     "BlockEntry",
@@ -103,6 +106,7 @@ __all__ = [
     "SchedulerStepBlock",
     "SequentialPipelineBlocks",
     "UnknownInputError",
+    "UnknownOutputError",
     "ValidationReport",
     "__version__",
     "combine_guidance",

@@ -10,7 +10,13 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from .._model._dict import InsertableDict, pairs
-from .._model._errors import BlockDefinitionError, BlockExecutionError, DiffblocksError, did_you_mean
+from .._model._errors import (
+    BadReturnError,
+    BlockDefinitionError,
+    BlockExecutionError,
+    DiffblocksError,
+    did_you_mean,
+)
 from .._model._params import ComponentSpec, ConfigSpec, InputParam, OutputParam
 from .._model._state import BlockState, PipelineState
 from ._access import build_accessors
@@ -75,23 +81,6 @@ def annotate(exc: BaseException, name: str | None, block: Any, state: Any) -> Di
         if err.state is None:
             err.state = state
     return err
-
-
-class BadReturnError(BlockExecutionError):
-    """A block's ``__call__`` returned something other than a ``(components, state)`` pair; the
-    unpacking error is chained, ``state`` holds the partial pipeline state."""
-
-    def __init__(self, block_class: str, original: BaseException, returned: str, expected: str) -> None:
-        super().__init__(block_class, original)
-        self.returned = returned
-        self.expected = expected
-
-    def __str__(self) -> str:
-        return (
-            f"block {self.block_path!r} ({self.block_class}) returned {self.returned}; __call__ must "
-            f"return {self.expected}: end it with 'return {self.expected[1:-1]}'. Values computed "
-            f"before it are kept on this exception's .state."
-        )
 
 
 _UNPACK_SEQUENCE = dis.opmap["UNPACK_SEQUENCE"]

@@ -53,13 +53,9 @@ class _Builder:
                 block: ModularPipelineBlocks = self.registry.get_block(item)
                 return block
             except BlockNotFoundError as exc:
-                provider = f" It is provided by {exc.provider}." if exc.provider else ""
-                hint = f" Did you mean {exc.close[0]!r}?" if exc.close else ""
-                self.problems.append(
-                    Problem(
-                        "unknown-name", path, item, f"no block named {item!r} is registered.{hint}{provider}"
-                    )
-                )
+                # the registry's own message: close names, the providing plugin and why it is not
+                # loaded (failed, disabled by DIFFBLOCKS_PLUGINS, misspelled filter items)
+                self.problems.append(Problem("unknown-name", path, item, str(exc)))
             except NameConflictError as exc:
                 self.problems.append(Problem("name-conflict", path, item, str(exc)))
             except DiffblocksError as exc:

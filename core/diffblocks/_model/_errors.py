@@ -249,3 +249,44 @@ class CompositionError(DiffblocksError, ValueError):
     def __str__(self) -> str:
         head = f"{len(self.problems)} problem(s) in {self.source or 'the composed pipeline'}:"
         return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+
+
+class BadReturnError(BlockExecutionError):
+    """A block's ``__call__`` returned something other than a ``(components, state)`` pair; the
+    unpacking error is chained, ``state`` holds the partial pipeline state."""
+
+    def __init__(self, block_class: str, original: BaseException, returned: str, expected: str) -> None:
+        super().__init__(block_class, original)
+        self.returned = returned
+        self.expected = expected
+
+    def __str__(self) -> str:
+        return (
+            f"block {self.block_path!r} ({self.block_class}) returned {self.returned}; __call__ must "
+            f"return {self.expected}: end it with 'return {self.expected[1:-1]}'. Values computed "
+            f"before it are kept on this exception's .state."
+        )
+
+
+class UnknownOutputError(DiffblocksError, ValueError):
+    """``output=`` asked for names the pipeline neither declares, takes nor held after the run.
+
+    Raised after the run (a block may write a value it does not declare, and diffusers returns
+    such a value), so ``state`` holds everything computed."""
+
+    def __init__(self, unknown: Sequence[tuple[str, list[str]]], known: Iterable[str]) -> None:
+        super().__init__()
+        self.unknown = list(unknown)
+        self.known = sorted(known)
+
+    def __str__(self) -> str:
+        lines = []
+        for name, close in self.unknown:
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            lines.append(
+                f"output={name!r} is not a value of this pipeline: no block declares it, it is not "
+                f"an input, and the run did not set it.{hint}"
+            )
+        lines.append("Pass output= one of: " + (", ".join(self.known) or "(none)"))
+        lines.append("The run finished; its values are kept on this exception's .state.")
+        return "\n".join(lines)

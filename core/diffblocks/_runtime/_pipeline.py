@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from .._analysis._render import render_doc
@@ -13,8 +13,8 @@ from .._blocks._multi import annotate, keep_interrupted
 from .._blocks._plan import caller_inputs, plan
 from .._model._checks import check_nesting, dtype_from_name, invalid_values, raise_call_problems, step_params
 from .._model._errors import (
-    DiffblocksError,
     UnknownInputError,
+    UnknownOutputError,
     did_you_mean,
 )
 from .._model._params import ComponentLoadError, ComponentSpec, ConfigSpec
@@ -40,30 +40,6 @@ class _Report(NamedTuple):
     missing: list[tuple[str, str, str]]
     needs: list[tuple[str, str, str]]
     params: list[tuple[str, str, Any]]
-
-
-class UnknownOutputError(DiffblocksError, ValueError):
-    """``output=`` asked for names the pipeline neither declares, takes nor held after the run.
-
-    Raised after the run (a block may write a value it does not declare, and diffusers returns
-    such a value), so ``state`` holds everything computed."""
-
-    def __init__(self, unknown: Sequence[tuple[str, list[str]]], known: Iterable[str]) -> None:
-        super().__init__()
-        self.unknown = list(unknown)
-        self.known = sorted(known)
-
-    def __str__(self) -> str:
-        lines = []
-        for name, close in self.unknown:
-            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            lines.append(
-                f"output={name!r} is not a value of this pipeline: no block declares it, it is not "
-                f"an input, and the run did not set it.{hint}"
-            )
-        lines.append("Pass output= one of: " + (", ".join(self.known) or "(none)"))
-        lines.append("The run finished; its values are kept on this exception's .state.")
-        return "\n".join(lines)
 
 
 class ModularPipeline:
