@@ -272,3 +272,6 @@ def test_misspelled_distribution_in_diffblocks_plugins_is_named_by_lookups_and_d
     assert doctor.returncode == 1
     report = json.loads(doctor.stdout)
     assert report["notes"] == [hint] and not report["ok"]
+    text = cli("doctor", env=env)
+    assert text.returncode == 1 and f"Problem: {hint}" in text.stdout
+    assert text.stdout.rstrip().endswith("; 1 unknown DIFFBLOCKS_PLUGINS item(s).")

@@ -89,13 +89,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print("Every conflict is settled by one override." if contested else "No name conflicts.")
     else:
         print("Unresolved (refused on use): " + ", ".join(report["unresolved"]))
-    for note in report["notes"]:
-        print(f"Note: {note}")
+    for note in report["notes"]:  # DIFFBLOCKS_PLUGINS items naming nothing installed: problems too
+        print(f"Problem: {note}")
     s = report["summary"]
+    unknown = f"; {len(report['notes'])} unknown DIFFBLOCKS_PLUGINS item(s)" if report["notes"] else ""
     print(
         f"{s['plugins']} plugin(s): {s['loaded']} loaded, {s['failed']} failed, {s['disabled']} disabled, "
         f"{s['incompatible']} incompatible; {s['with_problems']} with problems; "
-        f"{s['unresolved_conflicts']} unresolved conflict(s)."
+        f"{s['unresolved_conflicts']} unresolved conflict(s){unknown}."
     )
     return 0 if report["ok"] else 1
 
