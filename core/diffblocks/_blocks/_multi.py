@@ -15,7 +15,7 @@ from .._model._errors import (
     BlockDefinitionError,
     BlockExecutionError,
     DiffblocksError,
-    did_you_mean,
+    suggest,
 )
 from .._model._params import ComponentSpec, ConfigSpec, InputParam, OutputParam
 from .._model._state import BlockState, PipelineState
@@ -256,8 +256,7 @@ class _MultiBlocks(ModularPipelineBlocks):
         """The blocks that run for one named workflow: ``get_execution_blocks`` with its triggers."""
         workflows = self._workflows()
         if workflow_name not in workflows:
-            close = did_you_mean(workflow_name, workflows)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = suggest(workflow_name, workflows)
             raise ValueError(
                 f"{type(self).__name__} has no workflow {workflow_name!r}.{hint} "
                 f"Workflows: {', '.join(workflows)}"
@@ -359,8 +358,7 @@ class ConditionalPipelineBlocks(_MultiBlocks):
                 )
         default = self.default_block_name
         if default is not None and default not in self._sub_blocks:
-            close = did_you_mean(default, self._sub_blocks)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = suggest(default, self._sub_blocks)
             raise BlockDefinitionError(
                 f"{cls}: default_block_name {default!r} is not one of its sub-blocks "
                 f"({', '.join(self._sub_blocks) or 'none'}).{hint}"
@@ -389,8 +387,7 @@ class ConditionalPipelineBlocks(_MultiBlocks):
                 return None
         block = self._sub_blocks.get(name)
         if block is None:
-            close = did_you_mean(str(name), self._sub_blocks)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = suggest(str(name), self._sub_blocks)
             raise BlockDefinitionError(
                 f"{type(self).__name__}.select_block returned {name!r}, which is not one of its "
                 f"sub-blocks ({', '.join(self._sub_blocks)}).{hint} Return a sub-block name or None"

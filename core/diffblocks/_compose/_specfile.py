@@ -19,7 +19,7 @@ from .._model._checks import (
     pickle_weights_problem,
     safetensors_folder_problem,
 )
-from .._model._errors import CompositionError, Problem, did_you_mean
+from .._model._errors import CompositionError, Problem, suggest
 from .._plugins._registry import NAME_RE, Registry, get_registry
 from ._compose import _Builder, auto_blocks, compose
 from ._specread import COMPONENT_KEYS, NODE_KEYS, SPEC_VERSION, TOP_KEYS, inside, read_spec_file
@@ -214,8 +214,7 @@ def _pipeline_problems(
     accepted = caller_inputs(blocks)  # exactly what the pipeline accepts from its caller
     for name in inputs:
         if name not in accepted:
-            close = did_you_mean(name, accepted)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = suggest(name, accepted)
             problems.append(
                 Problem(
                     "unknown-input",
@@ -240,8 +239,7 @@ def _pipeline_problems(
         known.update(c.name for c in family.components)
     for comp in components:
         if comp not in known:
-            close = did_you_mean(comp, known)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = suggest(comp, known)
             problems.append(
                 Problem(
                     "unknown-component",

@@ -277,10 +277,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not outputs:
         raise UsageError("this pipeline declares no outputs, so there is nothing to print or save")
     if output is not None and output not in outputs:
-        from .._model._errors import did_you_mean
+        from .._model._errors import suggest
 
-        close = did_you_mean(output, outputs)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = suggest(output, outputs)
         raise UsageError(
             f"{output_from}: not an output of this pipeline.{hint} Outputs: {', '.join(outputs)}"
         )

@@ -40,7 +40,6 @@ fail.
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import threading
@@ -50,6 +49,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._model._checks import compile_hint, is_sequence_hint, union_members
+from .._model._errors import suggest
 
 #: Inputs a row may not give: the runner makes them (the generator comes from the row's seed).
 RESERVED = frozenset({"generator"})
@@ -198,8 +198,7 @@ class InputRules:
             elif name in RESERVED:
                 problems.append(f"{name!r} cannot be given per row; give a 'seed' instead")
             elif name not in self.names:
-                close = difflib.get_close_matches(name, sorted(self.names), n=1, cutoff=0.6)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint = suggest(name, sorted(self.names), aside=True)
                 problems.append(
                     f"unknown input {name!r}{hint}; this pipeline takes: {', '.join(sorted(self.names))}"
                 )

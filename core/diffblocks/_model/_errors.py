@@ -12,6 +12,21 @@ def did_you_mean(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
     return difflib.get_close_matches(name, list(choices), n=n, cutoff=0.6)
 
 
+def suggest(name: str, choices: Iterable[str], *, n: int = 1, aside: bool = False, what: str = "") -> str:
+    """The one did-you-mean text: `` Did you mean 'x'?`` to end a sentence, or with ``aside``
+    `` (did you mean 'x'?)`` to follow a name in a list; "" when nothing is close. ``n`` is how
+    many names to offer; ``what`` names their kind (``"the distribution "``)."""
+    return phrase_close(did_you_mean(name, choices, n), aside=aside, what=what)
+
+
+def phrase_close(close: Sequence[str], *, aside: bool = False, what: str = "") -> str:
+    """:func:`suggest`'s text for close names already found (errors that keep them)."""
+    if not close:
+        return ""
+    names = ", ".join(repr(c) for c in close)
+    return f" (did you mean {what}{names}?)" if aside else f" Did you mean {what}{names}?"
+
+
 class DiffblocksError(Exception):
     """Base class of every error diffblocks raises on purpose.
 
@@ -73,8 +88,7 @@ class UnknownInputError(DiffblocksError, TypeError):
     def __str__(self) -> str:
         lines = []
         for name, close in self.unknown:
-            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            lines.append(f"{name!r} is not an input of this pipeline.{hint}")
+            lines.append(f"{name!r} is not an input of this pipeline.{phrase_close(close)}")
         lines.append("Accepted inputs: " + (", ".join(self.accepted) or "(none)"))
         return "\n".join(lines)
 
@@ -180,7 +194,7 @@ class BlockNotFoundError(DiffblocksError, KeyError):
         elif self.provider:
             parts.append(f"It is provided by {self.provider}, which is not loaded: install it or enable it.")
         if self.close:
-            parts.append("Did you mean " + ", ".join(repr(c) for c in self.close) + "?")
+            parts.append(phrase_close(self.close).lstrip())
         # the closest names only: a registry of hundreds of plugins would drown the message
         parts.append(f"Run `diffblocks blocks list` to see all {len(self.known)} registered blocks.")
         return " ".join(parts)
@@ -282,10 +296,9 @@ class UnknownOutputError(DiffblocksError, ValueError):
     def __str__(self) -> str:
         lines = []
         for name, close in self.unknown:
-            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
             lines.append(
                 f"output={name!r} is not a value of this pipeline: no block declares it, it is not "
-                f"an input, and the run did not set it.{hint}"
+                f"an input, and the run did not set it.{phrase_close(close)}"
             )
         lines.append("Pass output= one of: " + (", ".join(self.known) or "(none)"))
         lines.append("The run finished; its values are kept on this exception's .state.")

@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ._checks import fresh
-from ._errors import did_you_mean
+from ._errors import suggest
 
 if TYPE_CHECKING:
     from ._params import InputParam
@@ -100,8 +100,7 @@ class PipelineState:
             return self.intermediates[name]
         if name in self._inputs:
             return self._inputs[name]
-        close = did_you_mean(name, [*self.intermediates, *self._inputs])
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = suggest(name, [*self.intermediates, *self._inputs])
         raise AttributeError(f"the pipeline state holds no value named {name!r}.{hint}")
 
     @property

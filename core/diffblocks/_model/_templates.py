@@ -11,7 +11,7 @@ from collections.abc import Callable
 from types import GenericAlias
 from typing import Any
 
-from ._errors import BlockDefinitionError, did_you_mean
+from ._errors import BlockDefinitionError, suggest
 from ._imports import import_target
 
 
@@ -204,8 +204,7 @@ def template_fields(
     description in brackets, then ``overrides`` (``name=`` included) on top."""
     entry = table.get(template_name)
     if entry is None:
-        close = did_you_mean(template_name, table)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = suggest(template_name, table)
         raise BlockDefinitionError(
             f"there is no {kind} template named {template_name!r}.{hint} Templates: {', '.join(table)}"
         )

@@ -95,7 +95,7 @@ def plugin_filter(raw: str | None = None) -> Callable[[PluginInfo], bool]:
 def unmatched_filter_names(found: list[PluginInfo], raw: str | None = None) -> list[str]:
     """One message per ``DIFFBLOCKS_PLUGINS`` item that names no installed plugin distribution
     (a typo, or an entry-point name, which used to match), with the distributions it may mean."""
-    from .._model._errors import did_you_mean
+    from .._model._errors import did_you_mean, phrase_close
 
     if raw is None:
         raw = os.environ.get(ENV_PLUGINS)
@@ -108,7 +108,7 @@ def unmatched_filter_names(found: list[PluginInfo], raw: str | None = None) -> l
             # the closest only: plugin distributions share prefixes ("diffblocks-"), so the
             # runners-up are noise
             close = [meant] if meant else did_you_mean(normalize(item), dists, n=1)
-            hint = f" (did you mean the distribution {close[0]!r}?)" if close else ""
+            hint = phrase_close(close, aside=True, what="the distribution ")
             notes.append(f"{ENV_PLUGINS} names {item!r}, which is no installed plugin distribution{hint}")
     return notes
 

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .._model._errors import PluginError, did_you_mean
+from .._model._errors import PluginError, suggest
 from .._model._imports import import_target
 from ._claims import BlockRegistrar, ComponentLoaderRegistrar, FamilyRegistrar, Stage
 from ._discovery import PluginInfo
@@ -139,8 +139,7 @@ def check_hook_names(pm: Any, plugins: Sequence[Any]) -> None:
                 if impl.plugin is not plugin or impl.optionalhook:
                     continue
                 where = f"{getattr(impl.function, '__module__', '?')}.{impl.function.__qualname__}"
-                close = did_you_mean(caller.name, HOOK_NAMES)
-                hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+                hint = suggest(caller.name, HOOK_NAMES, n=3, aside=True)
                 problems.append(f"{where} implements unknown hook {caller.name!r}{hint}")
     if problems:
         raise PluginError(

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .._model._errors import did_you_mean
+from .._model._errors import suggest
 from .._model._params import ComponentSpec, ConfigSpec
 
 
@@ -229,9 +229,7 @@ class Components:
 
 
 def _unknown(kind: str, name: str, known: list[str]) -> str:
-    close = did_you_mean(name, known)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return f"no {kind} named {name!r}.{hint} Known: {', '.join(known) or '(none)'}"
+    return f"no {kind} named {name!r}.{suggest(name, known)} Known: {', '.join(known) or '(none)'}"
 
 
 def _is_model(value: Any) -> bool:

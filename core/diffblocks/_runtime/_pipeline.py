@@ -16,6 +16,7 @@ from .._model._errors import (
     UnknownInputError,
     UnknownOutputError,
     did_you_mean,
+    suggest,
 )
 from .._model._params import ComponentLoadError, ComponentSpec, ConfigSpec
 from .._model._state import PipelineState
@@ -274,8 +275,7 @@ class ModularPipeline:
             known = [*comps.names, *comps.config_names]
             hints = []
             for k in unknown:
-                close = did_you_mean(k, known)
-                hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+                hints.append(f"{k!r}" + suggest(k, known, aside=True))
             raise ComponentLoadError(
                 f"update_components got unknown name(s) {', '.join(hints)}; this pipeline's "
                 f"components and configs are: {', '.join(known) or '(none)'}"
@@ -350,10 +350,9 @@ class ModularPipeline:
             ]
         for name in wanted:
             if name not in specs:
-                close = did_you_mean(name, list(specs))
                 raise ComponentLoadError(
                     f"load_components: {name!r} is not a component of this pipeline"
-                    + (f" (did you mean {close[0]!r}?)" if close else "")
+                    + suggest(name, specs, aside=True)
                     + f"; its components are: {', '.join(specs) or 'none'}"
                 )
         options = {**kwargs, "torch_dtype": torch_dtype}

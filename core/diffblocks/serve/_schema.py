@@ -11,7 +11,6 @@ become choices and ``Annotated[T, Ge(0), Le(1)]`` (annotated-types, as pydantic 
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from .._front._rows import CALL_KEYWORDS, RESERVED, SEED_MAX, InputRules, is_per_row
+from .._model._errors import suggest
 
 #: Inputs the server sets itself: ``seed`` replaces the generator, images are always PIL (and the
 #: pipeline call's own keywords are never inputs).
@@ -225,6 +225,4 @@ def request_model(inputs: list[HttpInput], title: str) -> type[BaseModel]:
 
 def unknown_message(name: str, known: list[str]) -> str:
     """'unknown input' with a did-you-mean, the same wording for every route."""
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown input {name!r}{hint} Accepted: {', '.join(known)}"
+    return f"unknown input {name!r}{suggest(name, known, aside=True)}. Accepted: {', '.join(known)}"
