@@ -38,7 +38,7 @@ def test_out_of_range_values_are_refused_before_any_block_runs(tmp_path):
     out = tmp_path / "never.png"
     proc = subprocess.run(
         [exe, "run", "shapes.text2img", "--set", "prompt=a red circle", "--set", "guidance_scale=-1"]
-        + ["--out", str(out)],
+        + ["--set", "output_type=bogus", "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -46,4 +46,8 @@ def test_out_of_range_values_are_refused_before_any_block_runs(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "no block has run" in proc.stderr
     assert "'guidance_scale' for block 'text_encoder' (TextEncoderStep): must be >= 0; got -1" in proc.stderr
+    assert (
+        "'output_type' for block 'decode' (DecodeStep): must be one of 'pil', 'np', 'pt'; got 'bogus'"
+        in proc.stderr
+    )
     assert not out.exists()

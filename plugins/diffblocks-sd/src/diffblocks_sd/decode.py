@@ -19,7 +19,13 @@ class DecodeStep(SDBlock):
     @property
     def inputs(self):
         return [
-            InputParam("output_type", str, default="pil", description="'pil', 'np', 'pt' or 'latent'"),
+            InputParam(
+                "output_type",
+                str,
+                default="pil",
+                choices=("pil", "np", "pt", "latent"),
+                description="'pil', 'np', 'pt' or 'latent'",
+            ),
             InputParam(
                 "generator", "torch.Generator | list[torch.Generator]", description="random generator(s)"
             ),

@@ -210,7 +210,15 @@ class DecodeStep(ShapesBlock):
 
     @property
     def inputs(self):
-        return [InputParam("output_type", str, default="pil", description="'pil', 'np' or 'pt'")]
+        return [
+            InputParam(
+                "output_type",
+                str,
+                default="pil",
+                choices=("pil", "np", "pt"),
+                description="'pil', 'np' or 'pt'",
+            )
+        ]
 
     @property
     def intermediate_inputs(self):
