@@ -5,12 +5,9 @@ from __future__ import annotations
 from ._analysis._validate import ValidationReport
 from ._blocks._aggregate import DefaultConflictWarning
 from ._blocks._base import BlockOrigin, ModularPipelineBlocks, PipelineBlock
-from ._blocks._multi import (
-    AutoPipelineBlocks,
-    ConditionalPipelineBlocks,
-    LoopSequentialPipelineBlocks,
-    SequentialPipelineBlocks,
-)
+from ._blocks._conditional import AutoPipelineBlocks, ConditionalPipelineBlocks
+from ._blocks._loop import LoopSequentialPipelineBlocks
+from ._blocks._multi import SequentialPipelineBlocks
 from ._compose._compose import compose
 from ._compose._specfile import load_spec
 from ._compose._specsave import save_spec, spec_dict

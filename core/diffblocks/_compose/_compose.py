@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._blocks._base import BlockOrigin, ModularPipelineBlocks
-from .._blocks._multi import AutoPipelineBlocks, SequentialPipelineBlocks
+from .._blocks._conditional import AutoPipelineBlocks
+from .._blocks._multi import SequentialPipelineBlocks
 from .._model._errors import BlockNotFoundError, CompositionError, DiffblocksError, NameConflictError, Problem
 from .._plugins._registry import Registry, get_registry
 

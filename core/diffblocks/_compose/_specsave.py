@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from .._blocks._base import ModularPipelineBlocks
-from .._blocks._multi import AutoPipelineBlocks, SequentialPipelineBlocks, _MultiBlocks
+from .._blocks._conditional import AutoPipelineBlocks
+from .._blocks._multi import SequentialPipelineBlocks, _MultiBlocks
 from .._model._errors import CompositionError, Problem
 from .._plugins._registry import Registry, get_registry
 from ._specread import SPEC_VERSION, inside, spec_format

@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from .._blocks._base import PipelineBlock
-from .._blocks._multi import LoopSequentialPipelineBlocks
+from .._blocks._loop import LoopSequentialPipelineBlocks
 from .._model._params import ComponentSpec
 from .._model._state import BlockState, PipelineState
 from ._progress import progress_bar

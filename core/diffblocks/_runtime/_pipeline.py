@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 from .._analysis._render import render_doc
 from .._blocks._base import ModularPipelineBlocks
-from .._blocks._multi import annotate, keep_interrupted
+from .._blocks._failures import annotate, keep_interrupted
 from .._blocks._plan import caller_inputs, plan
 from .._model._checks import check_nesting, dtype_from_name, invalid_values, raise_call_problems, step_params
 from .._model._errors import (
