@@ -132,7 +132,7 @@ def test_runner_batches_seeds_per_row_and_isolates_a_failing_row():
 
 
 def test_rows_are_checked_by_the_pipelines_own_type_checker():
-    from diffblocks._model._checks import compile_hint
+    from diffblocks._model._hints import compile_hint
 
     rules = InputRules(
         {"weights": "dict[str, float]", "size": "tuple[int, int]", "prompt": "str | list[str]"}

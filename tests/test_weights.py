@@ -94,7 +94,7 @@ def test_damaged_safetensors_is_a_clear_error(tmp_path, damage):
 
 
 def test_tiny_safetensors_written_in_the_test_are_checked_by_header(tmp_path):
-    from diffblocks._model._checks import safetensors_problem
+    from diffblocks._model._weights import safetensors_problem
 
     path = tmp_path / "t.safetensors"
     save_file({"a": torch.zeros(64), "b": torch.ones(3, 3)}, str(path))

@@ -13,13 +13,9 @@ from typing import Any
 from .._blocks._base import BlockOrigin, ModularPipelineBlocks
 from .._blocks._multi import SequentialPipelineBlocks, _MultiBlocks
 from .._blocks._plan import caller_inputs
-from .._model._checks import (
-    DTYPE_NAMES,
-    invalid_values,
-    pickle_weights_problem,
-    safetensors_folder_problem,
-)
+from .._model._checks import invalid_values
 from .._model._errors import CompositionError, Problem, suggest
+from .._model._weights import DTYPE_NAMES, pickle_weights_problem, safetensors_folder_problem
 from .._plugins._registry import NAME_RE, Registry, get_registry
 from ._compose import _Builder, auto_blocks, compose
 from ._specread import COMPONENT_KEYS, NODE_KEYS, SPEC_VERSION, TOP_KEYS, inside, read_spec_file

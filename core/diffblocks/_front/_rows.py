@@ -48,8 +48,8 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._model._checks import compile_hint, is_sequence_hint, union_members
 from .._model._errors import suggest
+from .._model._hints import compile_hint, is_sequence_hint, union_members
 
 #: Inputs a row may not give: the runner makes them (the generator comes from the row's seed).
 RESERVED = frozenset({"generator"})
@@ -96,7 +96,7 @@ def seed_problem(seed: Any) -> str | None:
 
 
 # -- type hints ----------------------------------------------------------------------------
-# Values are judged by the pipeline's own checker (diffblocks._model._checks), read per union
+# Values are judged by the pipeline's own checker (diffblocks._model._hints), read per union
 # member so that a per-row input ("str | list[str]") can be held to its one-value members.
 def _fits(members: Sequence[Any], value: Any) -> bool:
     """Whether ``value`` fits one of the union ``members`` (a member we cannot check fits all)."""

@@ -239,7 +239,7 @@ class ComponentSpec:
                 f"component {self.name!r} has no local folder to load from: pass one to "
                 f"load_components() or set ComponentSpec(pretrained_model_name_or_path=...)"
             )
-        from ._checks import weights_refusal  # pickle weights and use_safetensors=False: refused
+        from ._weights import weights_refusal  # pickle weights and use_safetensors=False: refused
 
         refusal = weights_refusal(where, overrides.get("subfolder", self.subfolder), kwargs)
         if refusal:

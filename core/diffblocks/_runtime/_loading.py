@@ -30,7 +30,7 @@ def load_component(
     spec's ``load`` (``from_pretrained``; model weights only ever from safetensors)."""
     loader = loaders.get(spec.type_name) if spec.type_name else None
     if loader is not None:
-        from .._model._checks import weights_refusal  # plugin loaders get no pickle weights either
+        from .._model._weights import weights_refusal  # plugin loaders get no pickle weights either
 
         where = path if path is not None else spec.pretrained_model_name_or_path
         refusal = weights_refusal(where, opts.get("subfolder", spec.subfolder), opts) if where else None

@@ -11,7 +11,7 @@ from .._analysis._render import render_doc
 from .._blocks._base import ModularPipelineBlocks
 from .._blocks._failures import annotate, keep_interrupted
 from .._blocks._plan import caller_inputs, plan
-from .._model._checks import check_nesting, dtype_from_name, invalid_values, raise_call_problems, step_params
+from .._model._checks import check_nesting, invalid_values, raise_call_problems, step_params
 from .._model._errors import (
     UnknownInputError,
     UnknownOutputError,
@@ -20,6 +20,7 @@ from .._model._errors import (
 )
 from .._model._params import ComponentLoadError, ComponentSpec, ConfigSpec
 from .._model._state import PipelineState
+from .._model._weights import dtype_from_name
 from ._components import Components, describe_component
 from ._loading import (
     index_component_names,
