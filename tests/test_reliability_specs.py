@@ -124,6 +124,12 @@ def test_component_root_widens_where_paths_may_point(tmp_path):
     problems(spec)
     blocks = load_spec(spec, component_root=tmp_path)
     assert blocks.origin.spec_components["unet"]["path"] == os.path.realpath(tmp_path / "models")
+    # from the command line, DIFFBLOCKS_COMPONENT_ROOT widens it the same way
+    refused = cli("validate", str(spec))
+    assert refused.returncode == 1 and "outside-folder" in refused.stderr
+    assert "DIFFBLOCKS_COMPONENT_ROOT" in refused.stderr and "Traceback" not in refused.stderr
+    allowed = cli("validate", str(spec), env={"DIFFBLOCKS_COMPONENT_ROOT": str(tmp_path)})
+    assert allowed.returncode == 0, allowed.stderr
 
 
 # -- hostile and malformed content ---------------------------------------------------------------

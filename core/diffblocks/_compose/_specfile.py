@@ -21,6 +21,10 @@ from ._compose import _Builder, auto_blocks, compose
 from ._specread import COMPONENT_KEYS, NODE_KEYS, SPEC_VERSION, TOP_KEYS, inside, read_spec_file
 from ._specsave import save_spec, spec_dict  # noqa: F401  (this module is where callers find them)
 
+#: A folder that widens where every spec file's component paths may point (``component_root``'s
+#: default): set once for a machine whose weights live apart from its spec files.
+ENV_COMPONENT_ROOT = "DIFFBLOCKS_COMPONENT_ROOT"
+
 
 class _Loader:
     def __init__(self, data: dict[str, Any], registry: Registry) -> None:
@@ -185,7 +189,8 @@ def _folder_problem(shown: str, folder: str, plain: str, real_root: str) -> tupl
         return (
             "outside-folder",
             f"{shown} leads to {folder}, outside {plain}; component paths must stay inside the spec "
-            f"file's folder (move the weights below it, or pass load_spec(component_root=...))",
+            f"file's folder (move the weights below it, set {ENV_COMPONENT_ROOT}=<a folder above both>, "
+            f"or pass load_spec(component_root=...))",
         )
     real = os.path.realpath(folder)
     if not inside(real, real_root):
@@ -256,10 +261,11 @@ def load_spec(
 ) -> SequentialPipelineBlocks:
     """Read a spec file back into blocks (names resolved through the registry only).
 
-    Component paths are relative to the spec file's folder and must stay inside it (or inside
-    ``component_root``, to allow a wider folder). With ``validate`` (the default), everything ``diffblocks run`` would refuse before
-    computing is reported too: unknown input names, input values that do not fit the declared type
-    hints, unknown components, pickle or truncated weight files.
+    Component paths are relative to the spec file's folder and must stay inside it, or inside
+    ``component_root`` (default: the ``DIFFBLOCKS_COMPONENT_ROOT`` environment variable, if set),
+    to allow a wider folder. With ``validate`` (the default), everything ``diffblocks run`` would
+    refuse before computing is reported too: unknown input names, input values that do not fit the
+    declared type hints, unknown components, pickle or truncated weight files.
     """
     source = Path(path)
     data = read_spec_file(source)
@@ -290,6 +296,8 @@ def load_spec(
         loader.bad("wrong-type", "components", 'expected tables like [components.unet] path = "..."')
         components = {}
     base = source.parent
+    if component_root is None:
+        component_root = os.environ.get(ENV_COMPONENT_ROOT) or None
     root = Path(component_root) if component_root is not None else base
     resolved: dict[str, dict[str, Any]] = {}
     for comp, table in components.items():
