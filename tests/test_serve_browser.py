@@ -79,3 +79,15 @@ def test_errors_are_shown_next_to_the_form(server, page):
     page.wait_for_function("document.querySelector('#error').textContent.length > 0", timeout=120_000)
     text = page.inner_text("#error")
     assert "purple" in text and "text_encoder" in text
+
+
+def test_a_seed_the_page_cannot_send_exactly_is_refused_before_sending(server, page):
+    page.goto(server + "/")
+    page.wait_for_selector("#in-seed")
+    page.fill("#in-prompt", "a red circle")
+    page.fill("#in-seed", "18446744073709551615")  # 2**64 - 1: the API takes it, a JS number cannot
+    page.click("#generate")
+    page.wait_for_function("document.querySelector('#error').textContent.length > 0", timeout=30_000)
+    text = page.inner_text("#error")
+    assert "seed: 18446744073709551615 is not a whole number this page can send exactly" in text
+    assert "9007199254740991" in text
