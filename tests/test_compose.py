@@ -115,6 +115,14 @@ def test_shadowed_outputs_and_type_conflicts_reported_together(reg):
     assert "'make_a'" in text and "expects str" in text
 
 
+def test_an_output_declared_as_replacing_is_not_shadowing(reg):
+    reg.register("t.make_a", leaf("MakeA", outputs=[OutputParam("image", int)]))
+    reg.register("t.make_b", leaf("MakeB", outputs=[OutputParam("image", int, replaces=True)]))
+    reg.register("t.use", leaf("Use", intermediate_inputs=[InputParam("image", int)]))
+    blocks = compose(["t.make_a", "t.make_b", "t.use"])  # validates: the overwrite is declared
+    assert list(blocks.sub_blocks) == ["make_a", "make_b", "use"]
+
+
 def test_modifying_a_value_is_not_shadowing_and_numbers_are_compatible(reg):
     reg.register("t.make", leaf("Make", outputs=[OutputParam("x", int)]))
     reg.register(

@@ -57,7 +57,14 @@ def validate(blocks: ModularPipelineBlocks) -> ValidationReport:
                     )
         for out in block.intermediate_outputs:
             previous = last_producer.get(out.name)
-            if previous is not None and not previous[2] and out.name not in reads and always:
+            deliberate = getattr(out, "replaces", False)  # OutputParam(replaces=True)
+            if (
+                previous is not None
+                and not previous[2]
+                and out.name not in reads
+                and always
+                and not deliberate
+            ):
                 problems.append(
                     Problem(
                         "shadowed-output",

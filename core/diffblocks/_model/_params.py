@@ -52,13 +52,19 @@ class InputParam:
 
 @dataclass
 class OutputParam:
-    """A value a block writes into the pipeline's intermediates. ``metadata`` is free-form."""
+    """A value a block writes into the pipeline's intermediates. ``metadata`` is free-form.
+
+    ``replaces=True`` says the block deliberately writes a new value of a name an earlier block
+    already produced, with nothing reading the earlier one: validation then accepts it instead of
+    reporting ``shadowed-output`` (which usually means two blocks clash on a name by accident).
+    """
 
     name: str
     type_hint: Any = None
     description: str = ""
     kwargs_type: str | None = None
     metadata: dict[str, Any] | None = None
+    replaces: bool = False
 
     def __repr__(self) -> str:
         return f"<{self.name}: {type_hint_name(self.type_hint)}>"

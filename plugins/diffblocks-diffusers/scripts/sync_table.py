@@ -57,13 +57,9 @@ GUIDER_ALIASES = {
 #: Names that diffblocks' static validation rejects although diffusers runs them (checked by
 #: test_every_name_composes_and_validates; listed in the docs).
 KNOWN_INVALID = {
-    "diffusers.hunyuan_video_1_5.image2video": "diffusers' declarations overwrite `image_embeds`, "
-    "`cond_latents_concat` and `mask_concat` before any block reads them (shadowed-output)",
     "diffusers.qwenimage.decode": "standalone, its inpaint branch is triggered by `mask`, which only "
     "the full pipeline produces (unreachable-branch); use it after a vae_encoder",
     "diffusers.qwenimage_edit.decode": "as `diffusers.qwenimage.decode`",
-    "diffusers.qwenimage_edit_plus.auto": "`resized_image` is produced by text_encoder.resize and "
-    "again by vae_encoder.resize before it is read (shadowed-output)",
 }
 
 
@@ -295,6 +291,10 @@ def render_docs(data: dict[str, Any]) -> str:
         "set_timesteps rewrites `timesteps`). When a later block requires such a value, the latest "
         "earlier block reading it is declared to produce it, so validation before compute matches what "
         "diffusers runs.",
+        "- Some workflows write a name twice on purpose, the later value replacing the earlier "
+        "(Qwen-Image Edit Plus's two `resize` steps, HunyuanVideo 1.5's image-to-video conditioning). "
+        "Inside one converted workflow such outputs are declared `OutputParam(..., replaces=True)`, so "
+        "validation accepts them; a clash with a block of yours is still reported.",
         "- SDXL's `StableDiffusionXLLoopDenoiser` is replaced inside the loop by a subclass that runs all "
         "guidance batches as one UNet call when the guider does not hook the model (CFG, APG, CFG-Zero*, "
         "tangential CFG...). PAG, skip-layer, SEG and auto guidance keep diffusers' per-batch path.",

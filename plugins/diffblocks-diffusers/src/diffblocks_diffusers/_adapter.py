@@ -8,6 +8,7 @@ its paths); every other diffusers block (a step, a denoising loop, a conditional
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
@@ -253,6 +254,11 @@ def declare_rewrites(root: ModularPipelineBlocks) -> None:
                     OutputParam(p.name, p.type_hint, f"{p.name}, as rewritten by this block")
                 )
                 produced.add(p.name)
+        # diffusers' own workflows write some names twice on purpose (each step's latest value
+        # wins): inside one converted workflow that is declared, so validation accepts it
+        leaf._outputs = [
+            dataclasses.replace(o, replaces=True) if o.name in produced else o for o in leaf._outputs
+        ]
         produced.update(o.name for o in leaf.intermediate_outputs)
         readers.update({p.name: leaf for p in leaf.inputs if p.name})
     if isinstance(root, (DiffusersSequential, DiffusersAuto)):
