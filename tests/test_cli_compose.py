@@ -29,6 +29,14 @@ def test_validate_exit_codes(tmp_path):
     )
 
 
+def test_validate_takes_a_registered_name_too():
+    out = cli("validate", "example.add_or_multiply")
+    assert out.returncode == 0 and out.stdout.startswith("example.add_or_multiply: valid")
+    out = cli("validate", "example.add_or_multiplyy")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "unknown-name" in out.stderr and "Did you mean 'example.add_or_multiply'" in out.stderr
+
+
 def test_run_with_set_values_output_and_out_file(tmp_path):
     out = cli(
         "run",

@@ -61,10 +61,9 @@ def cmd_compose(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .._compose._specfile import load_spec
-
     try:
-        report = load_spec(args.file).validate()
+        # a spec file, or a registered name (a workflow as it is registered, e.g. a bridge's)
+        report = _target(args.file).validate()
     except CompositionError as exc:
         print(str(exc), file=sys.stderr)
         return 1
@@ -89,8 +88,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--force", action="store_true", help="replace an existing --save file")
     p.set_defaults(handler=cmd_compose)
 
-    p = sub.add_parser("validate", help="check a spec file; exit 1 with the problem list if invalid")
-    p.add_argument("file")
+    p = sub.add_parser(
+        "validate", help="check a spec file or a registered block; exit 1 with the problem list if invalid"
+    )
+    p.add_argument("file", metavar="FILE|NAME")
     p.set_defaults(handler=cmd_validate)
 
     from ._cli_run import add_run_parser
