@@ -67,6 +67,10 @@ def test_existing_folder_and_bad_names_are_refused(tmp_path):
     assert again.returncode == 2 and "already exists" in again.stderr
     bad = cli("new-plugin", "42things", "--dir", str(tmp_path))
     assert bad.returncode == 2 and "must start with a letter" in bad.stderr
+    path = cli("new-plugin", "plugins/widgets", "--dir", str(tmp_path))
+    assert path.returncode == 2 and "Traceback" not in path.stderr
+    assert "looks like a path" in path.stderr and "new-plugin widgets --dir plugins" in path.stderr
+    assert not (tmp_path / "plugins-widgets").exists()
 
 
 def test_names_that_would_shadow_or_clash_are_refused(tmp_path):

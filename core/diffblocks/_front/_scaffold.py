@@ -124,6 +124,13 @@ pytest tests
 
 def names_for(name: str) -> tuple[str, str, str]:
     """(distribution, namespace, package) for a plugin name such as ``acme-blocks``."""
+    if "/" in name or "\\" in name:
+        # a path would become part of the name ("x/y" -> "x-y"): the folder has its own option
+        folder, _, base = name.replace("\\", "/").rpartition("/")
+        raise ValueError(
+            f"plugin name {name!r} looks like a path; give the name alone and the folder with --dir, "
+            f"e.g. diffblocks new-plugin {base or 'acme-blocks'} --dir {folder or '.'}"
+        )
     dist = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()
     if not dist or not dist[0].isalpha():
         raise ValueError(f"plugin name {name!r} must start with a letter, e.g. 'acme-blocks'")
