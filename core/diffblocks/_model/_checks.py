@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import math
+import operator
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -26,6 +27,15 @@ def _show(value: Any) -> str:
     return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
+#: InputParam's bound fields, how messages write them, and their tests
+_BOUNDS = (
+    ("ge", ">=", operator.ge),
+    ("gt", ">", operator.gt),
+    ("le", "<=", operator.le),
+    ("lt", "<", operator.lt),
+)
+
+
 def value_problem(value: Any, param: Any) -> str | None:
     """What is wrong with ``value`` for ``param`` (an :class:`InputParam`), or None if it fits.
 
@@ -40,21 +50,20 @@ def value_problem(value: Any, param: Any) -> str | None:
     choices = getattr(param, "choices", None)
     if choices is not None and value not in list(choices):
         return f"must be one of {', '.join(repr(c) for c in choices)}; got {value!r}"
-    for field, test, word in (
-        ("ge", lambda v, b: v >= b, ">="),
-        ("gt", lambda v, b: v > b, ">"),
-        ("le", lambda v, b: v <= b, "<="),
-        ("lt", lambda v, b: v < b, "<"),
-    ):
-        bound = getattr(param, field, None)
-        if bound is None:
-            continue
+    declared = [
+        (word, bound, test)
+        for field, word, test in _BOUNDS
+        if (bound := getattr(param, field, None)) is not None
+    ]
+    # the whole declared range in the message ("must be >= 0 and <= 1"), not only the bound missed
+    allowed = " and ".join(f"{word} {bound}" for word, bound, _ in declared)
+    for _, bound, test in declared:
         try:
             fits = test(value, bound) and not (isinstance(value, float) and math.isnan(value))
         except TypeError:
-            return f"must be a number {word} {bound}; got {_show(value)}"
+            return f"must be a number {allowed}; got {_show(value)}"
         if not fits:
-            return f"must be {word} {bound}; got {value!r}"
+            return f"must be {allowed}; got {value!r}"
     return None
 
 

@@ -109,7 +109,7 @@ def test_bad_inputs_are_explained(components, images):
     pipe.update_components(**components)
     # declared ranges are checked before any block runs, so no prompt is encoded for nothing
     with pytest.raises(
-        InvalidInputError, match=r"'strength' for block '[\w.]+' \(\w+\): must be <= 1; got 1.5"
+        InvalidInputError, match=r"'strength' for block '[\w.]+' \(\w+\): must be >= 0 and <= 1; got 1.5"
     ):
         pipe(prompt="a cat", image=images[0], strength=1.5, show_progress=False)
     with pytest.raises(Exception, match="'image' is required by block 'vae_encoder'"):
