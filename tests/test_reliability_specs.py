@@ -130,6 +130,14 @@ def test_component_root_widens_where_paths_may_point(tmp_path):
     assert "DIFFBLOCKS_COMPONENT_ROOT" in refused.stderr and "Traceback" not in refused.stderr
     allowed = cli("validate", str(spec), env={"DIFFBLOCKS_COMPONENT_ROOT": str(tmp_path)})
     assert allowed.returncode == 0, allowed.stderr
+    # it widens: weights next to the spec stay allowed when the root names another folder
+    (tmp_path / "specs" / "unet").mkdir()
+    beside = write(tmp_path / "specs" / "q.toml", SHAPES + '[components.unet]\npath = "unet"\n')
+    elsewhere = cli("validate", str(beside), env={"DIFFBLOCKS_COMPONENT_ROOT": str(tmp_path / "models")})
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    assert load_spec(beside, component_root=tmp_path / "models").origin.spec_components["unet"]["path"] == (
+        os.path.realpath(tmp_path / "specs" / "unet")
+    )
 
 
 # -- hostile and malformed content ---------------------------------------------------------------

@@ -156,16 +156,17 @@ def _component_folder(
     raw = out.get("path")
     if raw is None:
         return out
-    plain, real_root = os.path.abspath(root), os.path.realpath(root)
+    # the spec file's own folder always; a wider root (component_root) in addition to it
+    roots = [base] if os.path.abspath(root) == os.path.abspath(base) else [base, root]
     start = os.path.abspath(base)
     folder = os.path.normpath(os.path.join(start, raw))
-    key, problem = "path", _folder_problem(f"path {raw!r}", folder, plain, real_root)
+    key, problem = "path", _problem_in_roots(f"path {raw!r}", folder, roots)
     sub = out.get("subfolder")
     if problem is None and sub is not None:
         folder = os.path.normpath(os.path.join(folder, sub))
         key, problem = (
             "subfolder",
-            _folder_problem(f"path {raw!r} with subfolder {sub!r}", folder, plain, real_root),
+            _problem_in_roots(f"path {raw!r} with subfolder {sub!r}", folder, roots),
         )
     if problem is not None:
         bad(problem[0], key, problem[1])
@@ -181,6 +182,16 @@ def _component_folder(
     return out
 
 
+def _problem_in_roots(shown: str, folder: str, roots: list[Path]) -> tuple[str, str] | None:
+    """:func:`_folder_problem` against each allowed root in turn: fine inside any of them."""
+    problem = None
+    for root in roots:
+        problem = _folder_problem(shown, folder, os.path.abspath(root), os.path.realpath(root))
+        if problem is None or problem[0] != "outside-folder":
+            return problem
+    return problem
+
+
 def _folder_problem(shown: str, folder: str, plain: str, real_root: str) -> tuple[str, str] | None:
     """(code, message) when ``folder`` leaves ``plain`` (the spec file's folder, or the
     ``component_root`` given to load_spec), reaches outside it through a symlink, or is not an
@@ -189,8 +200,8 @@ def _folder_problem(shown: str, folder: str, plain: str, real_root: str) -> tupl
         return (
             "outside-folder",
             f"{shown} leads to {folder}, outside {plain}; component paths must stay inside the spec "
-            f"file's folder (move the weights below it, set {ENV_COMPONENT_ROOT}=<a folder above both>, "
-            f"or pass load_spec(component_root=...))",
+            f"file's folder or the folder {ENV_COMPONENT_ROOT} names (move the weights, set "
+            f"{ENV_COMPONENT_ROOT}=<a folder holding them>, or pass load_spec(component_root=...))",
         )
     real = os.path.realpath(folder)
     if not inside(real, real_root):
