@@ -36,6 +36,9 @@ class Paint(PipelineBlock):
             InputParam("colour", Literal["red", "green", "blue"], default="red", description="fill"),
             InputParam("size", Annotated[int, Ge(1), Le(64)], default=8, description="side in pixels"),
             InputParam("delay", Annotated[float, Ge(0), Le(5)], default=0.0, description="seconds to wait"),
+            # declared with InputParam's own choices / bounds (not in the hint)
+            InputParam("finish", str, default="matte", choices=("matte", "gloss"), description="surface"),
+            InputParam("marks", "list[int]", ge=0, description="non-negative marks"),
             InputParam("generator", "torch.Generator | list[torch.Generator]"),
         ]
 
@@ -128,6 +131,16 @@ def test_declared_choices_and_ranges_are_in_the_schema_and_enforced(server):
     assert (
         "greater than or equal to 1" in problems["size"] and "'red', 'green' or 'blue'" in problems["colour"]
     )
+    # InputParam(choices=...) is the request model's check too: 422 naming the field
+    assert props["finish"]["enum"] == ["matte", "gloss"]
+    reply = run(server, prompt="x", finish="satin")
+    assert reply.status_code == 422 and reply.json()["detail"][0]["field"] == "finish"
+    # a bound on a list is not a JSON Schema number bound; the pipeline's own check refuses the
+    # value before any block runs, which is the client's error (422), not the server's (500)
+    assert "minimum" not in props["marks"]
+    reply = run(server, prompt="x", marks=[1, -5])
+    assert reply.status_code == 422 and "no block has run" in reply.json()["error"]
+    assert "'marks'" in reply.json()["error"]
 
 
 def test_seeded_rows_batch_and_keep_their_own_noise(server):

@@ -37,6 +37,17 @@ IMAGES_INPUT = "num_images_per_prompt"
 CLIENT_GONE = 499
 
 
+def _refused_request(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is the pipeline refusing the request's values before any block ran (bad,
+    missing or unknown inputs), as opposed to a server-side problem such as a missing component."""
+    from .._model._checks import InvalidInputError
+    from .._model._errors import MissingComponentError, MissingInputError, UnknownInputError
+
+    if not isinstance(exc, (InvalidInputError, MissingInputError, UnknownInputError)):
+        return False
+    return not (isinstance(exc, MissingComponentError) and getattr(exc, "missing_components", None))
+
+
 def _error(status: int, message: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
 
@@ -237,6 +248,9 @@ def create_app(
             return Response(status_code=CLIENT_GONE)
         result = job.future.result()
         if result.error is not None:
+            if _refused_request(result.exception):
+                # the pipeline's own checks refused the values before any block ran: a client error
+                return _error(422, result.error, detail=[{"field": None, "message": result.error}], seed=seed)
             # the block path ('denoise.unet') says where; '' is the pipeline itself
             block = getattr(result.exception, "block_path", None)
             return _error(500, result.error, block=block or None, seed=seed)

@@ -142,7 +142,11 @@ def http_inputs(blocks: Any, defaults: dict[str, Any] | None = None) -> list[Htt
             continue
         schema: dict[str, Any] = dict(parts[0][1]) if len(parts) == 1 else {"anyOf": [p[1] for p in parts]}
         annotation: Any = parts[0][0] if len(parts) == 1 else typing.Union[tuple(p[0] for p in parts)]  # noqa: UP007
-        schema.update(_declared_constraints(param))
+        declared = _declared_constraints(param, numeric=schema.get("type") in ("integer", "number"))
+        schema.update(declared)
+        if "enum" in declared and all(isinstance(c, (str, int, float, bool)) for c in declared["enum"]):
+            # choices become the request model's own check: a value outside them is a 422
+            annotation = typing.Literal[tuple(declared["enum"])]
         if param.description:
             schema["description"] = param.description
         default = defaults.get(name, param.default)
@@ -154,12 +158,15 @@ def http_inputs(blocks: Any, defaults: dict[str, Any] | None = None) -> list[Htt
     return out
 
 
-def _declared_constraints(param: Any) -> dict[str, Any]:
+def _declared_constraints(param: Any, numeric: bool) -> dict[str, Any]:
     """An InputParam's ``choices``/``ge``/``gt``/``le``/``lt`` as JSON Schema keywords, so the
-    OpenAPI document, pydantic's 422 and the page's form all know the range the block checks."""
+    OpenAPI document, pydantic's 422 and the page's form all know the range the block checks.
+    Bounds apply to a number only (on a list or a union, the pipeline's own check reports them)."""
     out: dict[str, Any] = {}
     if param.choices is not None:
         out["enum"] = list(param.choices)
+    if not numeric:
+        return out
     for attr, key in (
         ("ge", "minimum"),
         ("gt", "exclusiveMinimum"),
