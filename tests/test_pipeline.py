@@ -54,6 +54,13 @@ def test_unknown_output_names_suggest_and_keep_the_state():
     text = str(info.value)
     assert "output='resultt'" in text and "output='nothing_like_it'" in text
     assert "output='result'" not in text and "Pass output= one of: n, prompt, result, seed, steps" in text
+    # a name that is not a string is refused before the run, not after it
+    ran = []
+    blocks = chain()
+    blocks.sub_blocks["spy"] = leaf("Spy", fn=lambda bs: ran.append(1))
+    with pytest.raises(TypeError, match=r"list of names \(strings\), not \['result', 1\]"):
+        blocks.init_pipeline()(prompt="p", seed=1, output=["result", 1])
+    assert ran == []
 
 
 def test_output_may_name_inputs_declared_names_and_undeclared_writes():

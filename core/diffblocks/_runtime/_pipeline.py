@@ -438,8 +438,12 @@ class ModularPipeline:
     def __call__(
         self, state: PipelineState | None = None, output: str | list[str] | None = None, **kwargs: Any
     ) -> Any:
-        if output is not None and not isinstance(output, (str, list, tuple)):
-            raise TypeError(f"output must be None, a name or a list of names, not {type(output).__name__}")
+        if output is not None and (
+            not isinstance(output, (str, list, tuple))
+            or (not isinstance(output, str) and not all(isinstance(n, str) for n in output))
+        ):
+            # checked before the run: after it, a bad name would cost the whole computation
+            raise TypeError(f"output must be None, a name or a list of names (strings), not {output!r}")
         if state is None:
             state = PipelineState()
         if self._plan_epoch != _structure_version(self.blocks):
