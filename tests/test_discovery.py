@@ -531,6 +531,10 @@ def hooked(site):
             "",
             "DIFFBLOCKS_PLUGINS is set but empty, which loads no plugin; unset it, or set it to 'good-hooked'",
         ),
+        (
+            "other-plugin,-good-hooked",
+            "excludes it; remove '-good-hooked' from DIFFBLOCKS_PLUGINS and add 'good-hooked' to load it",
+        ),
     ],
 )
 def test_block_of_a_disabled_plugin_names_it_and_how_to_enable_it(site, monkeypatch, env, how):

@@ -123,6 +123,11 @@ def disabled_reason(info: PluginInfo, raw: str | None = None) -> str:
         return f"{ENV_PLUGINS} is set but empty, which loads no plugin; unset it, or set it to {dist!r}"
     excluded = [s for s in items if s.startswith("-") and normalize(s[1:]) == dist]
     if excluded:
+        if any(not s.startswith("-") for s in items):  # a list of names loads only those named
+            return (
+                f"{ENV_PLUGINS}={raw!r} excludes it; remove {excluded[0]!r} from {ENV_PLUGINS} and add "
+                f"{dist!r} to load it"
+            )
         return f"{ENV_PLUGINS}={raw!r} excludes it; remove {excluded[0]!r} from {ENV_PLUGINS} to load it"
     return f"{ENV_PLUGINS}={raw!r} loads only the distributions it names; add {dist!r} to it to load it"
 
