@@ -251,6 +251,7 @@ def test_images_per_request_are_bounded_before_anything_runs():
         assert reply.status_code == 422 and Many.calls == 0
         (problem,) = reply.json()["detail"]
         assert problem["field"] == "num_images_per_prompt" and "less than or equal to 4" in problem["message"]
+        assert "this server's limit, --max-images 4" in problem["message"]
         ok = client.post("/v1/run", json={"prompt": "a red circle", "num_images_per_prompt": 4})
         assert ok.status_code == 200 and len(ok.json()["images"]) == 4 and Many.calls == 1
 

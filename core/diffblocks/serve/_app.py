@@ -188,6 +188,9 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [_problem(e, known) for e in exc.errors()]
+        for p in problems:  # the same limit reads the same from pydantic's check and from ours
+            if p["field"] == IMAGES_INPUT and "less than or equal" in p["message"]:
+                p["message"] += f" (this server's limit, --max-images {max_images})"
         return _error(422, "; ".join(f"{p['field']}: {p['message']}" for p in problems), detail=problems)
 
     @app.exception_handler(HTTPException)
@@ -225,7 +228,8 @@ def create_app(
         if seed is None:
             seed = secrets.randbelow(2**32)
         row = Row(str(next(served.ids)), inputs, seed)
-        # the value the pipeline will use: given, else a spec default, else the declared one
+        # pydantic has refused a given value over the limit; a spec file's default can still be
+        # over it, so the value the pipeline would actually use is checked here
         images = served.runner.rules.value(inputs, IMAGES_INPUT)
         if isinstance(images, int) and images > max_images:
             over = f"{images} images per request is over this server's limit of {max_images} (--max-images)"
