@@ -143,3 +143,45 @@ def test_concurrent_first_use_of_a_fresh_registry_loads_once_and_keeps_stdout(si
     # each module imported once, the hook called once
     chatter = sorted(line for line in err.splitlines() if line.startswith("chatter"))
     assert chatter == [f"chatter from {n}" for n in ("blocks", "one", "the hook", "the hook module", "two")]
+
+
+# A module whose import uses the registry, imported by one thread while another thread loads a
+# lazy block target from it: holding a registry lock around the import deadlocked the two.
+IMPORT_WHILE_LOADING = """
+import sys, threading, time
+sys.path.insert(0, {folder!r})
+import diffblocks
+from diffblocks import Registry, use_registry
+
+reg = Registry(autoload=False)
+reg.register("x.blk", "slow_block_module:Blk")  # imported on first load()
+with use_registry(reg):
+    importer = threading.Thread(target=lambda: __import__("slow_block_module"), daemon=True)
+    importer.start()
+    time.sleep(0.3)  # the importer now holds the module's import lock
+    loader = threading.Thread(target=lambda: reg.load("x.blk"), daemon=True)
+    loader.start()
+    importer.join(20)
+    loader.join(20)
+    print("deadlocked" if importer.is_alive() or loader.is_alive() else "finished")
+"""
+
+SLOW_BLOCK_MODULE = """
+import time
+time.sleep(1.0)
+import diffblocks
+diffblocks.registry.block_names()  # an import-time registry use, which plugins may make
+from diffblocks import PipelineBlock
+
+class Blk(PipelineBlock):
+    def __call__(self, components, state):
+        return components, state
+"""
+
+
+def test_importing_a_block_module_while_another_thread_loads_it_does_not_deadlock(tmp_path):
+    (tmp_path / "slow_block_module.py").write_text(SLOW_BLOCK_MODULE)
+    code = IMPORT_WHILE_LOADING.format(folder=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "finished"

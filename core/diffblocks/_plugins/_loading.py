@@ -5,9 +5,12 @@ Plugin code runs inside :func:`plugin_code`: what it prints goes to stderr (so `
 While a plugin loads, registrations it makes at import time through ``diffblocks.registry`` go to
 its stage too (:func:`active_stage`), so a plugin that fails leaves nothing behind.
 
-Plugin code runs under :data:`PLUGIN_LOCK`, one thread at a time: redirecting stdout is
-process-wide, so two threads redirecting at once could leave ``sys.stdout`` pointing at stderr.
-The registry takes the same (re-entrant) lock for first-use discovery and loading.
+Redirection is per thread (:class:`_RoutedStdout`): while any thread runs plugin code,
+``sys.stdout`` is a router that sends that thread's writes to stderr and every other thread's to
+the real stdout, and it is put back when the last one finishes. So plugin code needs no lock of
+its own, and a thread importing a plugin module never waits on a lock another thread holds while
+it waits for that module (the deadlock a lock around imports would make). The registry takes
+:data:`PLUGIN_LOCK` for first-use discovery and loading and for its claims.
 """
 
 from __future__ import annotations
@@ -60,25 +63,70 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+class _RoutedStdout:
+    """``sys.stdout`` while plugin code runs: a thread inside plugin code writes to stderr, every
+    other thread to the real stdout (``contextlib.redirect_stdout`` would redirect them all)."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def _target(self) -> Any:
+        return sys.stderr if getattr(_local, "plugin_depth", 0) else self._real
+
+    def write(self, text: str) -> int:
+        written: int = self._target().write(text)
+        return written
+
+    def writelines(self, lines: Any) -> None:
+        self._target().writelines(lines)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+_route_lock = threading.Lock()  # guards only the install/restore of the router below
+_route: dict[str, Any] = {"users": 0, "saved": None}
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    with _route_lock:
+        if _route["users"] == 0:
+            _route["saved"] = sys.stdout
+            sys.stdout = _RoutedStdout(sys.stdout)
+        _route["users"] += 1
+    _local.plugin_depth = getattr(_local, "plugin_depth", 0) + 1
+    try:
+        yield
+    finally:
+        _local.plugin_depth -= 1
+        with _route_lock:
+            _route["users"] -= 1
+            if _route["users"] == 0 and isinstance(sys.stdout, _RoutedStdout):
+                sys.stdout = _route["saved"]  # unless someone replaced it meanwhile
+                _route["saved"] = None
+
+
 @contextlib.contextmanager
 def plugin_code(label: str) -> Iterator[None]:
-    """Around plugin code: stdout goes to stderr; after :data:`SLOW_SECONDS` a notice on stderr
-    says that ``label`` is still loading; Ctrl-C becomes :class:`PluginInterrupted` naming it.
-    Holds :data:`PLUGIN_LOCK`, so redirections never interleave across threads."""
-    with PLUGIN_LOCK:
-        # started once the lock is ours: the notice is about this plugin, not about waiting
-        timer = threading.Timer(SLOW_SECONDS, _notice, (label,))
-        timer.daemon = True
-        timer.start()
-        try:
-            with contextlib.redirect_stdout(sys.stderr):
-                yield
-        except PluginInterrupted:
-            raise
-        except KeyboardInterrupt:
-            raise PluginInterrupted(f"interrupted while loading {label}") from None
-        finally:
-            timer.cancel()
+    """Around plugin code: this thread's stdout goes to stderr; after :data:`SLOW_SECONDS` a
+    notice on stderr says that ``label`` is still loading; Ctrl-C becomes
+    :class:`PluginInterrupted` naming it."""
+    timer = threading.Timer(SLOW_SECONDS, _notice, (label,))
+    timer.daemon = True
+    timer.start()
+    try:
+        with _stdout_to_stderr():
+            yield
+    except PluginInterrupted:
+        raise
+    except KeyboardInterrupt:
+        raise PluginInterrupted(f"interrupted while loading {label}") from None
+    finally:
+        timer.cancel()
 
 
 def _notice(label: str) -> None:
