@@ -88,26 +88,26 @@ class _RoutedStdout:
 
 
 _route_lock = threading.Lock()  # guards only the install/restore of the router below
-_route: dict[str, Any] = {"users": 0, "saved": None}
+_route_users = {"count": 0}  # threads inside plugin code; the router stays while any is
 
 
 @contextlib.contextmanager
 def _stdout_to_stderr() -> Iterator[None]:
     with _route_lock:
-        if _route["users"] == 0:
-            _route["saved"] = sys.stdout
+        if _route_users["count"] == 0:
             sys.stdout = _RoutedStdout(sys.stdout)
-        _route["users"] += 1
+        _route_users["count"] += 1
     _local.plugin_depth = getattr(_local, "plugin_depth", 0) + 1
     try:
         yield
     finally:
         _local.plugin_depth -= 1
         with _route_lock:
-            _route["users"] -= 1
-            if _route["users"] == 0 and isinstance(sys.stdout, _RoutedStdout):
-                sys.stdout = _route["saved"]  # unless someone replaced it meanwhile
-                _route["saved"] = None
+            _route_users["count"] -= 1
+            router = sys.stdout
+            # the router holds the stdout it replaced (unless someone replaced it meanwhile)
+            if _route_users["count"] == 0 and isinstance(router, _RoutedStdout):
+                sys.stdout = router._real
 
 
 @contextlib.contextmanager
